@@ -1,0 +1,1 @@
+"""The Qt-free training engine: runs, events, losses, sampling and storage."""

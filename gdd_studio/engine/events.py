@@ -1,0 +1,123 @@
+"""What a run reports, and how it is steered.
+
+A run never calls a front end; it hands small event objects to one callback and checks a
+``RunControl`` between steps. The CLI prints them, the window queues them across a thread
+and redraws on a timer. Events carry plain CPU data only (floats, small uint8 arrays).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PHASE_NAMES = {1: "GAN pretraining", 2: "SKD distillation", 3: "sampling"}
+
+
+@dataclass(frozen=True)
+class PhaseStarted:
+    phase: int
+    name: str
+    total_steps: int  # steps of this phase
+    step: int  # global step at which it starts
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    """The losses of one training step (flushed in small bunches, every step kept)."""
+
+    phase: int
+    step: int  # global step, 1-based, across phases
+    epoch: int
+    values: dict[str, float]
+
+
+@dataclass(frozen=True)
+class GridImage:
+    """Samples from fixed noise, one row per class: the generator as it evolves."""
+
+    phase: int
+    step: int
+    image: np.ndarray = field(repr=False)  # (H, W, C) uint8
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Progress:
+    phase: int
+    step: int
+    total_steps: int
+    phase_step: int
+    phase_total: int
+    rate: float  # steps per second, recent, pauses excluded
+    eta_s: float | None
+    elapsed_s: float
+    memory_bytes: int | None = None  # device memory in use, where the device reports it
+
+
+@dataclass(frozen=True)
+class LogMessage:
+    level: str  # "info" | "warning" | "error"
+    message: str
+    time: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    state: str  # "running" | "paused"
+
+
+@dataclass(frozen=True)
+class CheckpointSaved:
+    step: int
+    path: str
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    status: str  # "finished" | "stopped" | "failed"
+    run_dir: str
+    message: str = ""
+
+
+Event = PhaseStarted | StepMetrics | GridImage | Progress | LogMessage | StateChanged
+Event = Event | CheckpointSaved | RunFinished
+
+
+class RunControl:
+    """Pause, resume and stop, asked from any thread, obeyed at step boundaries.
+
+    Pausing blocks the run on an Event (no busy loop); stopping also releases a pause so a
+    paused run can be stopped.
+    """
+
+    def __init__(self) -> None:
+        self._running = threading.Event()
+        self._running.set()
+        self._stop = threading.Event()
+
+    def pause(self) -> None:
+        if not self._stop.is_set():
+            self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def wait_while_paused(self, timeout: float | None = None) -> bool:
+        """Block until resumed or stopped; True when the run may go on."""
+        self._running.wait(timeout)
+        return self._running.is_set()

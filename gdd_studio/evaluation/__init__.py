@@ -1,0 +1,1 @@
+"""Training and testing classifiers on a distilled set (phase 4 of METHOD.md)."""

@@ -1,0 +1,162 @@
+import json
+
+import pytest
+
+from gdd_studio.config import (
+    PRESETS,
+    RunConfig,
+    merge_dict,
+    preset_config,
+    resolve_defaults,
+    resolve_device,
+    set_value,
+    validate,
+    validate_for_dataset,
+)
+from gdd_studio.errors import ConfigError
+
+
+def test_json_round_trip_keeps_every_setting():
+    cfg = preset_config("cpu")
+    cfg.distill.tau = 3.5
+    cfg.distill.pool = ["resnet10", "convnet3"]
+    cfg.gan.steps_per_epoch = 7
+    again = RunConfig.from_json(cfg.to_json())
+    assert again == cfg
+    assert again.to_dict() == cfg.to_dict()
+
+
+def test_save_and_load(tmp_path):
+    cfg = preset_config("smoke")
+    cfg.save(tmp_path / "c.json")
+    assert RunConfig.load(tmp_path / "c.json") == cfg
+
+
+@pytest.mark.parametrize(
+    "data,needle",
+    [
+        ({"ipcc": 3}, "unknown config key 'ipcc'"),
+        ({"distill": {"taux": 1}}, "unknown config key 'distill.taux'"),
+        ({"model": 5}, "model must be an object"),
+        ({"ipc": "ten"}, "ipc must be an integer"),
+        ({"distill": {"standardize": "maybe"}}, "distill.standardize must be true or false"),
+        ({"distill": {"pool": 3}}, "distill.pool must be a list"),
+    ],
+)
+def test_unknown_keys_and_bad_types_rejected(data, needle):
+    with pytest.raises(ConfigError) as err:
+        RunConfig.from_dict(data)
+    assert needle in str(err.value)
+
+
+def test_invalid_json_is_one_message(tmp_path):
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        RunConfig.load(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize(
+    "dataset,lam",
+    [
+        ("mnist-sample", 0.001),
+        ("mnist", 0.001),
+        ("fashion-mnist", 0.01),
+        ("cifar10", 0.01),
+        ("folder:/x", 0.01),
+        ("npz:/x.npz", 0.01),
+    ],
+)
+def test_lambda_defaults_per_dataset(dataset, lam):
+    cfg = preset_config("paper")
+    cfg.dataset = dataset
+    resolve_defaults(cfg)
+    assert cfg.distill.lam == lam
+
+
+def test_explicit_lambda_is_kept():
+    cfg = preset_config("paper")
+    cfg.distill.lam = 0.5
+    resolve_defaults(cfg)
+    assert cfg.distill.lam == 0.5
+
+
+def test_presets_are_valid_and_distinct():
+    cfgs = {name: preset_config(name) for name in PRESETS}
+    for cfg in cfgs.values():
+        resolve_defaults(cfg)
+        validate(cfg)
+    assert cfgs["paper"].model.width == 196
+    assert cfgs["paper"].gan.epochs == 150 and cfgs["paper"].distill.epochs == 100
+    assert cfgs["paper"].distill.lr == 5e-6 and cfgs["paper"].gan.lr == 1e-4
+    assert cfgs["paper"].distill.pool == ["convnet3", "resnet10", "resnet18"]
+    assert cfgs["cpu"].model.width < 196 and cfgs["smoke"].model.width < cfgs["cpu"].model.width
+    with pytest.raises(ConfigError, match="unknown preset"):
+        preset_config("fast")
+
+
+def test_set_value_parses_command_line_strings():
+    cfg = RunConfig()
+    set_value(cfg, "distill.tau", "4")
+    set_value(cfg, "distill.standardize", "off")
+    set_value(cfg, "distill.pool", "convnet3,resnet18")
+    set_value(cfg, "gan.steps_per_epoch", "null")
+    set_value(cfg, "data_dir", "/tmp/123")
+    set_value(cfg, "dataset", "folder:/tmp/x")
+    assert cfg.distill.tau == 4.0 and cfg.distill.standardize is False
+    assert cfg.distill.pool == ["convnet3", "resnet18"]
+    assert cfg.gan.steps_per_epoch is None
+    assert cfg.data_dir == "/tmp/123" and cfg.dataset == "folder:/tmp/x"
+    with pytest.raises(ConfigError, match="unknown config key 'distill.nope'"):
+        set_value(cfg, "distill.nope", "1")
+    with pytest.raises(ConfigError, match="is a section"):
+        set_value(cfg, "distill", "1")
+
+
+def test_merge_partial_dict():
+    cfg = preset_config("cpu")
+    merge_dict(cfg, {"ipc": 5, "distill": {"loss": "mse"}})
+    assert cfg.ipc == 5 and cfg.distill.loss == "mse"
+    assert cfg.model.width == preset_config("cpu").model.width
+
+
+@pytest.mark.parametrize(
+    "key,value,needle",
+    [
+        ("ipc", 0, "IPC must be at least 1"),
+        ("distill.tau", 0.0, "tau must be greater than 0"),
+        ("distill.tau", -1.0, "tau must be greater than 0"),
+        ("distill.lam", -0.1, "lambda must be 0 or more"),
+        ("distill.pool", [], "model pool is empty"),
+        ("distill.pool", ["convnet3", "lenet"], "unknown pool network 'lenet'"),
+        ("distill.loss", "kl", "distill.loss must be one of skd, mse, none"),
+        ("dataset", "imagenet", "imagenet"),
+        ("device", "cuda:7", "device 'cuda:7' is not available"),
+        ("device", "tpu", "device 'tpu' is not available"),
+        ("evaluation.archs", ["resnet50"], "unknown evaluation network 'resnet50'"),
+    ],
+)
+def test_validation_messages(key, value, needle):
+    cfg = preset_config("smoke")
+    set_value(cfg, key, json.dumps(value) if not isinstance(value, str) else value)
+    with pytest.raises(Exception) as err:
+        resolve_defaults(cfg)
+        validate(cfg)
+    assert needle in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_ipc_against_the_smallest_class():
+    cfg = preset_config("smoke")
+    cfg.ipc = 13
+    with pytest.raises(ConfigError, match="IPC 13 is more than the 12 training images"):
+        validate_for_dataset(cfg, 3, [20, 12, 30])
+    cfg.ipc = 12
+    validate_for_dataset(cfg, 3, [20, 12, 30])
+    cfg.model.nz = 2
+    with pytest.raises(ConfigError, match="model.nz"):
+        validate_for_dataset(cfg, 3, [20, 12, 30])
+
+
+def test_device_resolution():
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") in ("cpu", "mps") or resolve_device("auto").startswith("cuda")

@@ -1,0 +1,276 @@
+"""The run loop: end to end, events, pause/stop/resume to the identical result, options."""
+
+import csv
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from gdd_studio.engine import storage
+from gdd_studio.engine.events import (
+    CheckpointSaved,
+    GridImage,
+    PhaseStarted,
+    Progress,
+    RunControl,
+    RunFinished,
+    StateChanged,
+    StepMetrics,
+)
+from gdd_studio.engine.run import Run, load_checkpoint, read_run_info
+from gdd_studio.errors import CheckpointError, ConfigError
+from tests.helpers import tiny_config, write_tiny_npz
+
+TOTAL = 2 * 3 + 2 * 3  # tiny_config: 2 epochs x 3 steps in each phase
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path):
+    return "npz:" + str(write_tiny_npz(tmp_path / "tiny.npz"))
+
+
+def _generator(run):
+    return torch.load(run.generator_path, weights_only=True)
+
+
+def _assert_same_generator(a, b):
+    ga, gb = _generator(a), _generator(b)
+    assert ga.keys() == gb.keys()
+    for k in ga:
+        assert torch.equal(ga[k], gb[k]), k
+    da, db = np.load(a.distilled_path(2)), np.load(b.distilled_path(2))
+    assert np.array_equal(da["images"], db["images"])
+
+
+@pytest.fixture
+def reference(tiny_dataset, tmp_path):
+    run = Run.create(tiny_config(tiny_dataset), tmp_path / "runs")
+    assert run.execute() == "finished"
+    return run
+
+
+def test_run_end_to_end_events_and_folder(tiny_dataset, tmp_path):
+    events = []
+    run = Run.create(tiny_config(tiny_dataset), tmp_path / "runs")
+    assert run.execute(events.append) == "finished"
+
+    steps = [e.step for e in events if isinstance(e, StepMetrics)]
+    assert steps == list(range(1, TOTAL + 1))
+    phases = [e.phase for e in events if isinstance(e, PhaseStarted)]
+    assert phases == [1, 2, 3]
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress[-1].step == progress[-1].total_steps == TOTAL
+    assert all(p.rate > 0 for p in progress) and progress[-1].eta_s == 0
+    grids = [e for e in events if isinstance(e, GridImage)]
+    assert grids[0].step == 0 and grids[0].image.dtype == np.uint8
+    assert grids[0].image.shape[0] > 3 * 28  # one row per class
+    assert any(isinstance(e, CheckpointSaved) for e in events)
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "finished"
+    phase2 = [e.values for e in events if isinstance(e, StepMetrics) and e.phase == 2]
+    assert {"match", "pool_acc", "pool_loss", "d_loss", "g_adv"} <= set(phase2[0])
+
+    d = run.dir
+    assert json.loads((d / "config.json").read_text())["distill"]["lam"] == 0.01
+    rows = list(csv.DictReader(open(d / "metrics.csv")))
+    assert [int(r["step"]) for r in rows] == list(range(1, TOTAL + 1))
+    assert rows[-1]["match"] != "" and rows[0]["match"] == ""
+    assert len(list((d / "grids").glob("*.png"))) >= 4
+    assert (d / "checkpoints" / "phase1.pt").exists() and (d / "checkpoints" / "phase2.pt").exists()
+    dist = np.load(run.distilled_path(2))
+    assert dist["images"].shape == (6, 28, 28, 1) and dist["images"].dtype == np.uint8
+    assert dist["labels"].dtype == np.int64 and dist["labels"].tolist() == [0, 0, 1, 1, 2, 2]
+    assert read_run_info(d)["status"] == "finished"
+    assert load_checkpoint(run.checkpoint_path)["phase"] == 3
+
+
+@pytest.mark.parametrize("stop_at", [2, 4, 7, 8, 11])
+def test_stop_and_resume_gives_the_uninterrupted_result(reference, tiny_dataset, tmp_path, stop_at):
+    control = RunControl()
+
+    def on_event(e):
+        if isinstance(e, Progress) and e.step == stop_at:
+            control.stop()
+
+    run = Run.create(tiny_config(tiny_dataset), tmp_path / "runs2")
+    assert run.execute(on_event, control) == "stopped"
+    assert read_run_info(run.dir)["status"] == "stopped"
+    assert load_checkpoint(run.checkpoint_path)["step"] == stop_at
+    assert not run.generator_path.exists()
+
+    again = Run.open(run.dir)
+    assert again.execute() == "finished"
+    _assert_same_generator(reference, again)
+    rows = list(csv.DictReader(open(run.metrics_path)))
+    assert [int(r["step"]) for r in rows] == list(range(1, TOTAL + 1))
+
+
+class Crash(Exception):
+    pass
+
+
+def test_crash_resumes_from_last_periodic_checkpoint(reference, tiny_dataset, tmp_path):
+    """A crash writes no checkpoint of its own; resuming from the last periodic one, with
+    the metrics written after it discarded, still ends identical."""
+
+    def on_event(e):
+        if isinstance(e, Progress) and e.step == 9:
+            raise Crash("simulated crash")
+
+    run = Run.create(tiny_config(tiny_dataset), tmp_path / "runs2")
+    with pytest.raises(Crash):
+        run.execute(on_event)
+    assert read_run_info(run.dir)["status"] == "failed"
+    assert load_checkpoint(run.checkpoint_path)["step"] == 8
+    assert "simulated crash" in (run.dir / "error.log").read_text()
+    again = Run.open(run.dir)
+    assert again.execute() == "finished"
+    _assert_same_generator(reference, again)
+    rows = list(csv.DictReader(open(run.metrics_path)))
+    assert [int(r["step"]) for r in rows] == list(range(1, TOTAL + 1))
+
+
+def test_pause_holds_progress_and_resume_finishes_identically(reference, tiny_dataset, tmp_path):
+    control = RunControl()
+    events = []
+    observed = {}
+
+    def on_event(e):
+        events.append(e)
+        if isinstance(e, Progress) and e.step == 5 and "paused_at" not in observed:
+            control.pause()
+            observed["paused_at"] = 5
+
+    def watcher():
+        while not any(isinstance(e, StateChanged) and e.state == "paused" for e in events):
+            time.sleep(0.01)
+        before = len([e for e in events if isinstance(e, Progress)])
+        time.sleep(0.5)
+        observed["progress_during_pause"] = (
+            len([e for e in events if isinstance(e, Progress)]) - before
+        )
+        observed["status_during_pause"] = read_run_info(run.dir)["status"]
+        control.resume()
+
+    run = Run.create(tiny_config(tiny_dataset), tmp_path / "runs2")
+    t = threading.Thread(target=watcher)
+    t.start()
+    assert run.execute(on_event, control) == "finished"
+    t.join(10)
+    assert observed["progress_during_pause"] == 0
+    assert observed["status_during_pause"] == "paused"
+    states = [e.state for e in events if isinstance(e, StateChanged)]
+    assert states == ["paused", "running"]
+    _assert_same_generator(reference, run)
+
+
+def test_stop_releases_a_pause(tiny_dataset, tmp_path):
+    control = RunControl()
+
+    def on_event(e):
+        if isinstance(e, StateChanged) and e.state == "paused":
+            threading.Timer(0.1, control.stop).start()
+        if isinstance(e, Progress) and e.step == 3:
+            control.pause()
+
+    run = Run.create(tiny_config(tiny_dataset), tmp_path / "runs")
+    assert run.execute(on_event, control) == "stopped"
+    assert load_checkpoint(run.checkpoint_path)["step"] == 3
+
+
+def test_corrupt_checkpoint_is_one_message_and_kept(tiny_dataset, tmp_path):
+    control = RunControl()
+    run = Run.create(tiny_config(tiny_dataset), tmp_path / "runs")
+    run.execute(lambda e: control.stop() if isinstance(e, Progress) else None, control)
+    run.checkpoint_path.write_bytes(b"garbage, not a checkpoint")
+    again = Run.open(run.dir)
+    with pytest.raises(CheckpointError) as err:
+        again.execute()
+    assert "corrupt or unreadable" in str(err.value) and str(run.checkpoint_path) in str(err.value)
+    assert run.checkpoint_path.read_bytes() == b"garbage, not a checkpoint"
+    assert (run.dir / "config.json").exists()
+
+
+def test_open_rejects_a_folder_that_is_not_a_run(tmp_path):
+    with pytest.raises(CheckpointError, match="not a run folder"):
+        Run.open(tmp_path)
+
+
+def test_atomic_write_keeps_the_previous_file_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "ck.pt"
+    storage.atomic_torch_save(target, {"a": torch.ones(2)})
+
+    def broken_save(obj, fh):
+        fh.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError):
+        storage.atomic_torch_save(target, {"a": torch.zeros(2)})
+    monkeypatch.undo()
+    assert torch.equal(torch.load(target, weights_only=True)["a"], torch.ones(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]
+
+
+def test_ipc_larger_than_a_class_fails_with_one_message(tiny_dataset, tmp_path):
+    cfg = tiny_config(tiny_dataset)
+    cfg.ipc = 13
+    run = Run.create(cfg, tmp_path / "runs")
+    with pytest.raises(ConfigError, match="IPC 13 is more than the 12"):
+        run.execute()
+    assert read_run_info(run.dir)["status"] == "failed"
+
+
+@pytest.mark.parametrize(
+    "changes,present,absent",
+    [
+        ({"distill__loss": "mse"}, {"match", "pool_acc"}, set()),
+        ({"distill__loss": "none"}, {"d_loss"}, {"match", "pool_acc"}),
+        ({"distill__standardize": False}, {"match"}, set()),
+        ({"distill__tau_mode": "multiply"}, {"match"}, set()),
+        ({"distill__discriminator": "frozen"}, {"match"}, {"d_loss", "gp"}),
+        (
+            {
+                "distill__pool_mode": "pretrained",
+                "distill__pool_pretrain_epochs": 1,
+                "distill__pool": ["convnet3", "resnet10"],
+            },
+            {"match"},
+            {"pool_acc"},
+        ),
+        ({"distill__pool": ["resnet18", "alexnet", "vgg11"]}, {"match", "pool_acc"}, set()),
+    ],
+)
+def test_phase2_options(tiny_dataset, tmp_path, changes, present, absent):
+    events = []
+    run = Run.create(tiny_config(tiny_dataset, **changes), tmp_path / "runs")
+    assert run.execute(events.append) == "finished"
+    phase2 = [e.values for e in events if isinstance(e, StepMetrics) and e.phase == 2]
+    assert present <= set(phase2[-1])
+    assert not (absent & set(phase2[-1]))
+    assert all(np.isfinite(v) for row in phase2 for v in row.values())
+
+
+def test_gan_best_checkpoint_selection(tiny_dataset, tmp_path):
+    events = []
+    cfg = tiny_config(
+        tiny_dataset,
+        gan__select="best",
+        gan__select_every=1,
+        gan__select_ipc=2,
+        gan__select_epochs=2,
+    )
+    run = Run.create(cfg, tmp_path / "runs")
+    assert run.execute(events.append) == "finished"
+    logs = [e.message for e in events if e.__class__.__name__ == "LogMessage"]
+    assert sum("quick accuracy" in m for m in logs) == 3  # two epochs + the kept one
+    assert any(m.startswith("phase 1: keeping the epoch-") for m in logs)
+
+
+def test_colour_32px_dataset(tmp_path):
+    path = write_tiny_npz(tmp_path / "c.npz", size=32, channels=3)
+    run = Run.create(tiny_config("npz:" + str(path)), tmp_path / "runs")
+    assert run.execute() == "finished"
+    assert np.load(run.distilled_path(2))["images"].shape == (6, 32, 32, 3)
