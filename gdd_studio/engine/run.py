@@ -10,6 +10,8 @@ resumed ends, on the CPU, with exactly the generator an uninterrupted run ends w
 from __future__ import annotations
 
 import csv
+import io
+import json
 import os
 import socket
 import time
@@ -32,6 +34,7 @@ from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
 from ..models.gan import Discriminator, Generator, conditional_noise
 from ..models.nets import build_classifier
 from . import storage
+from .artifacts import CHECKPOINT_FORMAT, load_checkpoint, synthetic_set, write_dataset_info
 from .events import (
     PHASE_NAMES,
     CheckpointSaved,
@@ -45,15 +48,23 @@ from .events import (
     StepMetrics,
 )
 from .losses import gradient_penalty, mse_loss, skd_loss
-from .sampling import grid_noise, make_grid, sample_images, to_uint8
+from .sampling import (
+    SEED_AUG,
+    SEED_DATA,
+    SEED_GRID,
+    SEED_NOISE,
+    SEED_POOL,
+    SEED_SELECT,
+    grid_noise,
+    make_grid,
+    sample_images,
+    to_uint8,
+)  # fmt: skip
 
-CHECKPOINT_FORMAT = 1
 METRIC_COLUMNS = [
     "g_loss", "g_adv", "g_cls", "match", "d_loss", "wasserstein", "gp", "d_cls",
     "pool_loss", "pool_acc",
 ]  # fmt: skip
-# Seed offsets: one generator per purpose, so that adding draws to one never shifts another.
-SEED_DATA, SEED_NOISE, SEED_AUG, SEED_POOL, SEED_GRID, SEED_SAMPLE, SEED_SELECT = range(1, 8)
 
 EventSink = Callable[[Any], None]
 
@@ -359,18 +370,12 @@ def _steps_per_epoch(n: int, batch_size: int, cap: int | None) -> int:
     return min(steps, cap) if cap else steps
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint safely (weights_only) or explain in one line why not."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint {path} does not exist") from None
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"checkpoint {path} is corrupt or unreadable ({reason})") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"checkpoint {path} is not a GDD Studio run checkpoint")
-    return state
+def _training_settings(cfg: RunConfig) -> dict[str, Any]:
+    """The settings a checkpoint depends on; evaluation and monitoring may change freely."""
+    settings = cfg.to_dict()
+    for key in ("evaluation", "monitor", "device", "data_dir", "download"):
+        settings.pop(key)
+    return settings
 
 
 # ---- run folders -------------------------------------------------------------------------
@@ -463,8 +468,6 @@ class Run:
             preset=self.cfg.preset, updated=time.time(), pid=os.getpid(),
             host=socket.gethostname(),
         )  # fmt: skip
-        import json
-
         storage.atomic_write_text(self.dir / "run.json", json.dumps(self._info, indent=2) + "\n")
 
     # ---- events ----
@@ -522,11 +525,13 @@ class Run:
             f"{data.source}: {len(data.x_train)} training and {len(data.x_test)} test images, "
             f"{data.num_classes} classes, {data.channels}x{data.image_size}x{data.image_size}"
         )
+        write_dataset_info(self.dir, cfg.dataset, data)
         data = data.to(device)
         trainer = Trainer(cfg, data, device)
         if self.checkpoint_path.exists():
             state = load_checkpoint(self.checkpoint_path)
-            if state["config_json"] != cfg.to_json():
+            saved = RunConfig.from_json(state["config_json"])
+            if _training_settings(saved) != _training_settings(cfg):
                 raise CheckpointError(
                     f"checkpoint {self.checkpoint_path} belongs to another config than "
                     f"{self.dir / 'config.json'}"
@@ -550,8 +555,6 @@ class Run:
                 rows = [r for r in csv.reader(fh)]
             if rows:
                 kept = [rows[0]] + [r for r in rows[1:] if r and int(r[1]) <= step]
-                import io
-
                 buf = io.StringIO()
                 csv.writer(buf).writerows(kept)
                 storage.atomic_write_text(self.metrics_path, buf.getvalue())
@@ -670,11 +673,8 @@ class Run:
         self._emit(PhaseStarted(3, PHASE_NAMES[3], 1, t.step))
         t.G.eval()
         storage.atomic_torch_save(self.generator_path, t.G.state_dict())
-        images, labels = sample_images(
-            t.G, t.data.num_classes, cfg.ipc, cfg.model.nz, cfg.seed * 1000 + SEED_SAMPLE,
-            t.device,
-        )  # fmt: skip
-        storage.atomic_save_npz(self.distilled_path(cfg.ipc), images=images, labels=labels)
+        self.distilled_path(cfg.ipc).unlink(missing_ok=True)  # a set of an earlier finish
+        _, labels, _ = synthetic_set(self.dir, cfg.ipc, generator=t.G, device=t.device)
         t.elapsed = clock.elapsed()
         self._log(
             f"finished in {t.elapsed / 60:.1f} min: generator.pt and "
@@ -793,8 +793,6 @@ class _RateClock:
 
 def read_run_info(run_dir: Path) -> dict[str, Any]:
     """run.json, with a run whose process died marked "interrupted"."""
-    import json
-
     path = Path(run_dir) / "run.json"
     try:
         info = json.loads(path.read_text(encoding="utf-8"))

@@ -8,6 +8,9 @@ from torch import Tensor
 
 from ..models.gan import Generator, conditional_noise
 
+# Seed offsets: one generator per purpose, so that adding draws to one never shifts another.
+SEED_DATA, SEED_NOISE, SEED_AUG, SEED_POOL, SEED_GRID, SEED_SAMPLE, SEED_SELECT = range(1, 8)
+
 
 def to_uint8(images: Tensor) -> np.ndarray:
     """Generator output in [-1, 1], (N, C, H, W) -> uint8 (N, H, W, C)."""
