@@ -98,6 +98,8 @@ class EvalConfig:
     protocol: str = "fixed"  # "on-the-fly" [DiM]: new samples every epoch
     report: str = "final"  # "best-of-checks" [DiM] peeks at the test set
     full_real: bool = False  # also train on the full real training set (upper bound)
+    full_real_epochs: int = 30  # passes over the whole training set for that upper bound
+    gan_only: bool = True  # also the phase-1 generator (before SKD), when its checkpoint exists
     seed: int = 0
 
 
@@ -331,7 +333,7 @@ def preset_config(name: str) -> RunConfig:
         pool_batches=1,
         pool_width=8,
     )
-    cfg.evaluation = EvalConfig(epochs=5, repeats=1, width=16)
+    cfg.evaluation = EvalConfig(epochs=5, repeats=1, width=16, full_real_epochs=1)
     cfg.monitor = MonitorConfig(grid_every=4, checkpoint_every=5, log_every=2)
     return cfg
 
@@ -352,7 +354,7 @@ def validate(cfg: RunConfig) -> None:
     from .data import check_dataset_spec
 
     check_dataset_spec(cfg.dataset)
-    d, g, m, e = cfg.distill, cfg.gan, cfg.model, cfg.evaluation
+    d, g, m = cfg.distill, cfg.gan, cfg.model
     if cfg.ipc < 1:
         raise ConfigError(f"IPC must be at least 1 image per class, got {cfg.ipc}")
     if not d.tau > 0:
@@ -364,8 +366,6 @@ def validate(cfg: RunConfig) -> None:
     _choice("distill.pool_mode", d.pool_mode, POOL_MODES)
     _choice("distill.discriminator", d.discriminator, DISCRIMINATOR_MODES)
     _choice("gan.select", g.select, GAN_SELECT)
-    _choice("evaluation.report", e.report, EVAL_REPORT)
-    _choice("evaluation.protocol", e.protocol, EVAL_PROTOCOLS)
     if not d.pool:
         raise ConfigError(
             f"the model pool is empty: choose one or more of {', '.join(CLASSIFIERS)}"
@@ -374,11 +374,6 @@ def validate(cfg: RunConfig) -> None:
         if name not in CLASSIFIERS:
             raise ConfigError(
                 f"unknown pool network '{name}' (choose from: {', '.join(CLASSIFIERS)})"
-            )
-    for name in e.archs:
-        if name not in CLASSIFIERS:
-            raise ConfigError(
-                f"unknown evaluation network '{name}' (choose from: {', '.join(EVAL_ARCHS)})"
             )
     for key, value in (
         ("model.width", m.width),
@@ -389,9 +384,6 @@ def validate(cfg: RunConfig) -> None:
         ("gan.select_every", g.select_every),
         ("gan.select_ipc", g.select_ipc),
         ("gan.select_epochs", g.select_epochs),
-        ("evaluation.repeats", e.repeats),
-        ("evaluation.epochs", e.epochs),
-        ("evaluation.batch_size", e.batch_size),
         ("monitor.grid_every", cfg.monitor.grid_every),
         ("monitor.checkpoint_every", cfg.monitor.checkpoint_every),
         ("monitor.log_every", cfg.monitor.log_every),
@@ -407,7 +399,6 @@ def validate(cfg: RunConfig) -> None:
         ("gan.steps_per_epoch", g.steps_per_epoch),
         ("distill.steps_per_epoch", d.steps_per_epoch),
         ("distill.pool_width", d.pool_width),
-        ("evaluation.width", e.width),
     ):
         if value is not None and value < 1:
             raise ConfigError(f"{key} must be at least 1 (or null), got {value}")
@@ -415,7 +406,6 @@ def validate(cfg: RunConfig) -> None:
         ("gan.lr", g.lr),
         ("distill.lr", d.lr),
         ("distill.pool_lr", d.pool_lr),
-        ("evaluation.lr", e.lr),
     ):
         if not value > 0:
             raise ConfigError(f"{key} must be greater than 0, got {value}")
@@ -423,10 +413,36 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"gan.gp_weight must be 0 or more, got {g.gp_weight}")
     if not (0 <= g.beta1 < 1 and 0 <= g.beta2 < 1):
         raise ConfigError(f"gan.beta1 and gan.beta2 must lie in [0, 1), got {g.beta1}, {g.beta2}")
+    validate_evaluation(cfg.evaluation)
+    check_device_name(cfg.device)
+
+
+def validate_evaluation(e: EvalConfig) -> None:
+    """Check the phase-4 settings (also on their own, for an evaluation of a finished run)."""
+    _choice("evaluation.report", e.report, EVAL_REPORT)
+    _choice("evaluation.protocol", e.protocol, EVAL_PROTOCOLS)
+    if not e.archs:
+        raise ConfigError(f"choose one or more evaluation networks of {', '.join(EVAL_ARCHS)}")
+    for name in e.archs:
+        if name not in CLASSIFIERS:
+            raise ConfigError(
+                f"unknown evaluation network '{name}' (choose from: {', '.join(EVAL_ARCHS)})"
+            )
+    for key, value in (
+        ("evaluation.repeats", e.repeats),
+        ("evaluation.epochs", e.epochs),
+        ("evaluation.batch_size", e.batch_size),
+        ("evaluation.full_real_epochs", e.full_real_epochs),
+    ):
+        if value < 1:
+            raise ConfigError(f"{key} must be at least 1, got {value}")
+    if e.width is not None and e.width < 1:
+        raise ConfigError(f"evaluation.width must be at least 1 (or null), got {e.width}")
+    if not e.lr > 0:
+        raise ConfigError(f"evaluation.lr must be greater than 0, got {e.lr}")
     for ipc in e.ipcs:
         if ipc < 1:
             raise ConfigError(f"evaluation IPC must be at least 1, got {ipc}")
-    check_device_name(cfg.device)
 
 
 def validate_for_dataset(cfg: RunConfig, num_classes: int, per_class: list[int]) -> None:

@@ -82,8 +82,48 @@ class RunFinished:
     message: str = ""
 
 
+# ---- evaluation (phase 4) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvalStarted:
+    total_networks: int
+    plan: list[str]  # one line per (architecture, IPC, source) row to be trained
+
+
+@dataclass(frozen=True)
+class EvalProgress:
+    """Network ``index`` of ``total`` (1-based) is at ``epoch`` of ``epochs``."""
+
+    index: int
+    total: int
+    arch: str
+    ipc: int | None
+    source: str
+    repeat: int
+    epoch: int
+    epochs: int
+    elapsed_s: float
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """One finished row: every repeat of one architecture, IPC and source."""
+
+    row: dict
+
+
+@dataclass(frozen=True)
+class EvalFinished:
+    status: str  # "finished" | "stopped" | "failed"
+    results_path: str
+    message: str = ""
+
+
 Event = PhaseStarted | StepMetrics | GridImage | Progress | LogMessage | StateChanged
-Event = Event | CheckpointSaved | RunFinished
+Event = Event | CheckpointSaved | RunFinished | EvalStarted | EvalProgress | EvalResult
+Event = Event | EvalFinished
 
 
 class RunControl:

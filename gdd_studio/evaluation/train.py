@@ -37,10 +37,13 @@ def train_classifier(
     decay_at_half: bool = True,
     should_stop: Callable[[], bool] | None = None,
     on_epoch: Callable[[int], None] | None = None,
+    refresh: Callable[[int], Tensor] | None = None,
 ) -> bool:
     """SGD with cross-entropy over ``epochs`` passes; lr x 0.1 at half time (DC/DSA protocol).
 
-    Returns False when ``should_stop`` cut the training short.
+    ``refresh(epoch)``, when given, replaces the images at the start of every epoch (DiM's
+    on-the-fly protocol: new samples from the generator, same labels). Returns False when
+    ``should_stop`` cut the training short.
     """
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     n = len(images)
@@ -49,6 +52,8 @@ def train_classifier(
         if decay_at_half and epoch == epochs // 2 and epochs > 1:
             for group in opt.param_groups:
                 group["lr"] = lr * 0.1
+        if refresh is not None and epoch > 0:
+            images = refresh(epoch)
         perm = torch.randperm(n, generator=generator).to(images.device)
         for start in range(0, n, batch_size):
             idx = perm[start : start + batch_size]

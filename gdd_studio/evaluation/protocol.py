@@ -1,0 +1,417 @@
+"""Phase 4: what a distilled set is worth, measured the way the literature measures it.
+
+The fixed-set protocol of DC / DSA / DM (METHOD.md): sample IPC images per class from the
+run's generator once (seeded, kept as ``distilled/ipc<N>.npz``), train freshly initialised
+networks on that set only, with DSA augmentation, and test them on the real test split.
+The baselines go through the same protocol with the same seeds in the same call, so the
+k-th network of every source starts from the same initial weights and sees the same batch
+order: a random real subset of the same IPC (always), the full training set (optional
+upper bound) and the phase-1 generator before SKD ("gan-only", when its checkpoint
+exists). DiM's on-the-fly protocol and best-of-checks reporting are options, labelled as
+such in the results, never the default.
+
+Results accumulate in ``eval/results.json`` (and the same rows in ``eval/results.csv``):
+a new evaluation replaces the rows it recomputes and keeps the others.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import functools
+import io
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..config import EvalConfig, resolve_device, validate_evaluation
+from ..data import ImageDataset, dataset_family, load_dataset
+from ..engine import storage
+from ..engine.artifacts import (
+    SOURCES_WITH_GENERATOR,
+    load_run_generator,
+    require_generator,
+    run_config,
+    synthetic_set,
+    synthetic_set_path,
+)
+from ..engine.events import (
+    EvalFinished,
+    EvalProgress,
+    EvalResult,
+    EvalStarted,
+    LogMessage,
+    RunControl,
+)
+from ..errors import ConfigError, GddError
+from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
+from ..models.gan import Generator
+from ..models.nets import build_classifier
+from .train import normalizer, test_accuracy, train_classifier
+
+SOURCES = ("distilled", "gan-only", "random-real", "full-real")
+SOURCE_TITLES = {
+    "distilled": "distilled (GAN + SKD)",
+    "gan-only": "GAN only (phase 1)",
+    "random-real": "random real subset",
+    "full-real": "full real training set",
+}
+RESULT_COLUMNS = [
+    "arch", "ipc", "source", "n", "mean", "std", "accuracies", "images", "epochs",
+    "protocol", "report", "width", "seconds",
+]  # fmt: skip
+CHECKS = 5  # test-set checks of the best-of-checks report [DiM]
+
+EventSink = Callable[[Any], None]
+
+
+def results_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "eval" / "results.json"
+
+
+def load_results(run_dir: str | Path) -> dict[str, Any] | None:
+    """The run's saved evaluation, or None when it has none (or an unreadable one)."""
+    path = results_path(run_dir)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and isinstance(doc.get("results"), list) else None
+
+
+def random_real_indices(labels: Tensor, ipc: int, num_classes: int, seed: int) -> Tensor:
+    """Exactly ``ipc`` distinct training images of every class, chosen by ``seed``."""
+    rng = torch.Generator().manual_seed(seed)
+    y = labels.cpu()
+    chosen = []
+    for k in range(num_classes):
+        members = torch.nonzero(y == k).flatten()
+        if len(members) < ipc:
+            raise ConfigError(
+                f"the random real baseline needs {ipc} images of class {k}, "
+                f"the training split has {len(members)}"
+            )
+        chosen.append(members[torch.randperm(len(members), generator=rng)[:ipc]])
+    return torch.cat(chosen)
+
+
+def _to_float(images: np.ndarray | Tensor, device: torch.device) -> Tensor:
+    """uint8 (N, H, W, C) numpy or (N, C, H, W) tensor -> float (N, C, H, W) in [0, 1]."""
+    if isinstance(images, np.ndarray):
+        images = torch.from_numpy(images).permute(0, 3, 1, 2)
+    return images.to(device).float() / 255
+
+
+class Evaluation:
+    """One evaluation call on a run folder: a plan of rows, each trained ``repeats`` times.
+
+    ``settings`` defaults to the run's own ``evaluation`` section; its ``ipcs`` default to
+    the run's IPC. ``execute`` obeys a ``RunControl`` between epochs and writes every
+    finished row at once, so a stopped evaluation keeps what it completed.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | Path,
+        settings: EvalConfig | None = None,
+        device: str | None = None,
+        data: ImageDataset | None = None,
+    ) -> None:
+        self.dir = Path(run_dir)
+        self.run_cfg = run_config(self.dir)
+        self.settings = copy.deepcopy(settings or self.run_cfg.evaluation)
+        if not self.settings.ipcs:
+            self.settings.ipcs = [self.run_cfg.ipc]
+        validate_evaluation(self.settings)
+        require_generator(self.dir)
+        self.device = torch.device(resolve_device(device or self.run_cfg.device))
+        self._data = data
+        self._sink: EventSink = lambda e: None
+
+    @property
+    def has_gan_only(self) -> bool:
+        return (self.dir / "checkpoints" / "phase1.pt").is_file()
+
+    def plan(self) -> list[tuple[str, int | None, str]]:
+        """(architecture, IPC or None for the full set, source) of every row, in order."""
+        s = self.settings
+        sources = ["distilled", "random-real"]
+        if s.gan_only and self.has_gan_only:
+            sources.insert(1, "gan-only")
+        rows: list[tuple[str, int | None, str]] = []
+        for arch in s.archs:
+            rows += [(arch, ipc, src) for ipc in s.ipcs for src in sources]
+            if s.full_real:
+                rows.append((arch, None, "full-real"))
+        return rows
+
+    def _log(self, message: str, level: str = "info") -> None:
+        self._sink(LogMessage(level, message))
+
+    def execute(
+        self, on_event: EventSink | None = None, control: RunControl | None = None
+    ) -> dict[str, Any]:
+        """Train and test every planned network; returns the saved results document."""
+        self._sink = on_event or (lambda e: None)
+        control = control or RunControl()
+        try:
+            return self._execute(control)
+        except Exception as exc:
+            message = str(exc) if isinstance(exc, GddError) else f"{type(exc).__name__}: {exc}"
+            self._sink(EvalFinished("failed", str(results_path(self.dir)), message))
+            raise
+
+    def _execute(self, control: RunControl) -> dict[str, Any]:
+        s, cfg, device = self.settings, self.run_cfg, self.device
+        data = self._data
+        if data is None:
+            self._log(f"loading dataset {cfg.dataset}")
+            data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download)
+        smallest = min(data.per_class_counts())
+        if max(s.ipcs) > smallest:
+            raise ConfigError(
+                f"evaluation IPC {max(s.ipcs)} is more than the {smallest} training images of "
+                f"the smallest class: the random real baseline could not be drawn"
+            )
+        data = data.to(device)
+        norm = normalizer(data.mean, data.std, device)
+        strategy = DIGIT_STRATEGY if dataset_family(cfg.dataset) == "mnist" else DSA_STRATEGY
+        dsa = DSA(strategy) if s.dsa else None
+        x_test = norm(data.x_test.float() / 255)
+        plan = self.plan()
+        if s.gan_only and not self.has_gan_only:
+            self._log("no phase-1 checkpoint in this run: the GAN-only baseline is skipped")
+        per_row = [s.repeats] * len(plan)
+        total = sum(per_row)
+        self._sink(EvalStarted(total, [_row_title(*row) for row in plan]))
+        self._log(
+            f"evaluating {len(plan)} rows, {total} networks on {device}: "
+            f"{s.epochs} epochs, {s.protocol} protocol, {s.report} accuracy"
+        )
+        generators = {
+            source: load_run_generator(self.dir, source)
+            for source in SOURCES_WITH_GENERATOR
+            if any(src == source for _, _, src in plan)
+        }
+        sets: dict[tuple[str, int], tuple[Tensor, Tensor]] = {}
+        done_networks, start = 0, time.perf_counter()
+        finished_rows: list[dict[str, Any]] = []
+        doc = load_results(self.dir) or {"protocol": None, "results": []}
+        status = "finished"
+        for arch, ipc, source in plan:
+            accuracies, finals = [], []
+            row_start = time.perf_counter()
+            for r in range(s.repeats):
+                seed = s.seed * 1000 + r
+                if source == "full-real":
+                    images, labels, epochs = data.x_train, data.y_train, s.full_real_epochs
+                elif source == "random-real":
+                    idx = random_real_indices(data.y_train, ipc, data.num_classes, seed + ipc)
+                    idx = idx.to(device)
+                    images, labels, epochs = data.x_train[idx], data.y_train[idx], s.epochs
+                else:
+                    if (source, ipc) not in sets:
+                        sets[(source, ipc)] = self._synthetic_set(source, ipc, generators[source])
+                    images, labels = sets[(source, ipc)]
+                    epochs = s.epochs
+                x = norm(_to_float(images, device))
+                refresh = None
+                if s.protocol == "on-the-fly" and source in generators:
+                    refresh = self._on_the_fly(generators[source], labels, norm, seed)
+                report = functools.partial(
+                    self._report, done_networks, total, start, arch, ipc, source, r, epochs
+                )
+                final, best = self._train_one(
+                    arch, x, labels, epochs, seed, dsa, x_test, data, control, report, refresh
+                )
+                if final is None:
+                    status = "stopped"
+                    break
+                finals.append(final)
+                accuracies.append(best if s.report == "best-of-checks" else final)
+                done_networks += 1
+            if status == "stopped":
+                break
+            row = self._row(arch, ipc, source, accuracies, finals, len(labels), epochs)
+            row["seconds"] = round(time.perf_counter() - row_start, 2)
+            finished_rows.append(row)
+            doc = self._save(finished_rows)
+            self._sink(EvalResult(row))
+            self._log(
+                f"{_row_title(arch, ipc, source)}: {100 * row['mean']:.2f} "
+                f"+- {100 * row['std']:.2f} % over {row['n']} networks"
+            )
+        message = f"{len(finished_rows)} of {len(plan)} rows" if status == "stopped" else ""
+        if status == "stopped":
+            self._log(f"evaluation stopped; {message} saved")
+        self._sink(EvalFinished(status, str(results_path(self.dir)), message))
+        doc["status"] = status
+        return doc
+
+    def _report(
+        self, done: int, total: int, start: float, arch: str, ipc: int | None, source: str,
+        repeat: int, epochs: int, epoch: int,
+    ) -> None:  # fmt: skip
+        elapsed = time.perf_counter() - start
+        fraction = (done + epoch / epochs) / total
+        eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
+        self._sink(
+            EvalProgress(done + 1, total, arch, ipc, source, repeat, epoch, epochs, elapsed, eta)
+        )
+
+    def _synthetic_set(self, source: str, ipc: int, g: Generator) -> tuple[Tensor, Tensor]:
+        """A generator's fixed set: stored once, reused by every later evaluation."""
+        images, labels, new = synthetic_set(self.dir, ipc, source, self.device, generator=g)
+        if new:
+            where = synthetic_set_path(self.dir, ipc, source)
+            self._log(f"sampled {len(labels)} images from the {source} generator into {where}")
+        x = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().to(self.device)
+        return x, torch.from_numpy(labels).to(self.device)
+
+    def _on_the_fly(self, g: Generator, labels: Tensor, norm, seed: int):
+        """[DiM] A fresh draw from the generator every epoch, same labels."""
+        from ..engine.sampling import to_uint8
+        from ..models.gan import conditional_noise
+
+        rng = torch.Generator().manual_seed(seed + 7919)
+        g = g.to(self.device)
+        k, nz = g.num_classes, self.run_cfg.model.nz
+
+        @torch.no_grad()
+        def refresh(_epoch: int) -> Tensor:
+            z = conditional_noise(labels.cpu(), nz, k, rng).to(self.device)
+            images = torch.from_numpy(to_uint8(g(z))).permute(0, 3, 1, 2)
+            return norm(_to_float(images, self.device))
+
+        return refresh
+
+    def _train_one(
+        self, arch, x, labels, epochs, seed, dsa, x_test, data, control, report, refresh
+    ) -> tuple[float | None, float]:
+        """Train one network; (final accuracy, best of the checks), or (None, _) if stopped."""
+        s = self.settings
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = build_classifier(arch, data.channels, data.num_classes, data.image_size, s.width)
+        net = net.to(self.device)
+        checks = {round(epochs * (i + 1) / CHECKS) for i in range(CHECKS)}
+        best = [0.0]
+        last_report = [0.0]
+
+        def on_epoch(epoch: int) -> None:
+            if s.report == "best-of-checks" and epoch in checks and epoch < epochs:
+                best[0] = max(best[0], test_accuracy(net, x_test, data.y_test))
+            now = time.perf_counter()
+            if now - last_report[0] > 0.25 or epoch == epochs:
+                last_report[0] = now
+                report(epoch)
+            if control.paused:
+                control.wait_while_paused()
+
+        completed = train_classifier(
+            net, x, labels, epochs, torch.Generator().manual_seed(seed),
+            batch_size=s.batch_size, lr=s.lr, momentum=s.momentum,
+            weight_decay=s.weight_decay, augment=dsa, should_stop=lambda: control.stop_requested,
+            on_epoch=on_epoch, refresh=refresh,
+        )  # fmt: skip
+        if not completed:
+            return None, 0.0
+        final = test_accuracy(net, x_test, data.y_test)
+        return final, max(best[0], final)
+
+    def _row(self, arch, ipc, source, accuracies, finals, images, epochs) -> dict[str, Any]:
+        s = self.settings
+        acc = np.asarray(accuracies, dtype=np.float64)
+        row: dict[str, Any] = {
+            "arch": arch,
+            "ipc": ipc,
+            "source": source,
+            "n": len(acc),
+            "mean": float(acc.mean()),
+            "std": float(acc.std()),
+            "accuracies": [round(float(a), 6) for a in acc],
+            "images": images,
+            "epochs": epochs,
+            "protocol": s.protocol if source in ("distilled", "gan-only") else "fixed",
+            "report": s.report,
+            "width": s.width,
+            "seconds": 0.0,
+        }
+        if s.report == "best-of-checks":
+            row["final_accuracies"] = [round(float(a), 6) for a in finals]
+        return row
+
+    def _save(self, new_rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Merge the new rows into eval/results.json (and .csv), replacing same-key rows."""
+        old = load_results(self.dir) or {"results": []}
+        keys = {(r["arch"], r["ipc"], r["source"]) for r in new_rows}
+        kept = [
+            r for r in old["results"] if (r.get("arch"), r.get("ipc"), r.get("source")) not in keys
+        ]
+        rows = sorted(kept + new_rows, key=_sort_key)
+        protocol = asdict(self.settings)
+        protocol.update(
+            dataset=self.run_cfg.dataset, device=str(self.device), dsa_strategy=(
+                DIGIT_STRATEGY if dataset_family(self.run_cfg.dataset) == "mnist" else DSA_STRATEGY
+            ) if self.settings.dsa else None,
+            checks=CHECKS if self.settings.report == "best-of-checks" else None,
+            updated=time.time(),
+        )  # fmt: skip
+        doc = {"protocol": protocol, "results": rows}
+        path = results_path(self.dir)
+        storage.atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
+        storage.atomic_write_text(path.with_suffix(".csv"), results_csv(rows))
+        return doc
+
+
+def _sort_key(row: dict[str, Any]) -> tuple:
+    ipc = row.get("ipc")
+    source = row.get("source")
+    order = SOURCES.index(source) if source in SOURCES else len(SOURCES)
+    return (str(row.get("arch")), math.inf if ipc is None else ipc, order)
+
+
+def _row_title(arch: str, ipc: int | None, source: str) -> str:
+    from ..models.nets import ARCH_TITLES
+
+    budget = "all images" if ipc is None else f"IPC {ipc}"
+    return f"{ARCH_TITLES.get(arch, arch)}, {budget}, {source}"
+
+
+def results_csv(rows: list[dict[str, Any]]) -> str:
+    """The rows as CSV: one line per (architecture, IPC, source), accuracies in percent."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(RESULT_COLUMNS)
+    for r in rows:
+        out = []
+        for col in RESULT_COLUMNS:
+            value = r.get(col)
+            if col in ("mean", "std") and value is not None:
+                value = f"{100 * value:.2f}"
+            elif col == "accuracies":
+                value = " ".join(f"{100 * a:.2f}" for a in value or [])
+            elif value is None:
+                value = "all" if col == "ipc" else ""
+            out.append(value)
+        writer.writerow(out)
+    return buf.getvalue()
+
+
+__all__ = [
+    "Evaluation",
+    "SOURCES",
+    "SOURCE_TITLES",
+    "load_results",
+    "random_real_indices",
+    "results_csv",
+    "results_path",
+]
