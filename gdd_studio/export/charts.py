@@ -1,0 +1,151 @@
+"""Evaluation charts as PNG or SVG files, drawn without a display (matplotlib's Agg/SVG).
+
+Two charts answer the two questions a user asks of a distilled set: how does it do on each
+architecture against the baselines (grouped bars with +-1 std error bars, one panel per
+IPC), and how does accuracy grow with the budget (accuracy against IPC, one panel per
+architecture). Rows are the evaluation's result rows; a row with a ``label`` (a run's
+name, when runs are compared) is plotted under that label instead of its source's title.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..engine import storage
+from ..evaluation.protocol import SOURCE_TITLES, SOURCES, results_csv
+from ..models.nets import ARCH_TITLES
+from .sets import ExportError, check_target
+
+CHART_KINDS = ("arch", "ipc")
+CHART_SUFFIXES = (".png", ".svg", ".csv")
+_COLOURS = ["#3b6fb6", "#e08a2c", "#5aa055", "#9a9a9a", "#b5497a", "#6a51a3", "#2aa3a3"]
+
+
+def series_name(row: dict[str, Any]) -> str:
+    if row.get("label"):
+        return str(row["label"])
+    return SOURCE_TITLES.get(row.get("source", ""), str(row.get("source")))
+
+
+def _ordered_series(rows: Sequence[dict[str, Any]]) -> list[str]:
+    def key(row):
+        source = row.get("source")
+        return (str(row.get("label") or ""), SOURCES.index(source) if source in SOURCES else 9)
+
+    names: list[str] = []
+    for row in sorted(rows, key=key):
+        if series_name(row) not in names:
+            names.append(series_name(row))
+    return names
+
+
+def _figure(panels: int):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(max(5.5, 4.2 * panels), 4.2), layout="constrained")
+    axes = fig.subplots(1, panels, squeeze=False)[0]
+    return fig, axes
+
+
+def architecture_figure(rows: Sequence[dict[str, Any]], title: str | None = None):
+    """Grouped bars: x = architecture, one bar per source (or run), a panel per IPC."""
+    rows = [r for r in rows if r.get("mean") is not None]
+    if not rows:
+        raise ExportError("there are no evaluation results to chart: evaluate the run first")
+    ipcs = sorted({r["ipc"] for r in rows if r.get("ipc") is not None})
+    full = [r for r in rows if r.get("ipc") is None]
+    archs = [a for a in ARCH_TITLES if any(r["arch"] == a for r in rows)]
+    names = _ordered_series(rows)
+    fig, axes = _figure(max(1, len(ipcs)))
+    for ax, ipc in zip(axes, ipcs or [None], strict=False):
+        panel = [r for r in rows if r.get("ipc") == ipc] + (full if ipc is not None else [])
+        present = [n for n in names if any(series_name(r) == n for r in panel)]
+        width = 0.8 / max(1, len(present))
+        for j, name in enumerate(present):
+            xs, ys, es = [], [], []
+            for i, arch in enumerate(archs):
+                match = [r for r in panel if r["arch"] == arch and series_name(r) == name]
+                if match:
+                    xs.append(i - 0.4 + width * (j + 0.5))
+                    ys.append(100 * match[0]["mean"])
+                    es.append(100 * match[0]["std"])
+            colour = _COLOURS[names.index(name) % len(_COLOURS)]
+            bars = ax.bar(xs, ys, width * 0.92, yerr=es, capsize=3, label=name, color=colour)
+            ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
+        ax.set_xticks(range(len(archs)), [ARCH_TITLES[a] for a in archs])
+        ax.set_ylim(0, 105)
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(f"IPC {ipc}" if ipc is not None else "full training set")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(fontsize=8, loc="lower left")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def ipc_figure(rows: Sequence[dict[str, Any]], title: str | None = None):
+    """Accuracy against IPC, one line per source (or run), a panel per architecture."""
+    rows = [r for r in rows if r.get("mean") is not None and r.get("ipc") is not None]
+    ipcs = sorted({r["ipc"] for r in rows})
+    if len(ipcs) < 2:
+        raise ExportError("accuracy against IPC needs results at two or more IPCs")
+    archs = [a for a in ARCH_TITLES if any(r["arch"] == a for r in rows)]
+    names = _ordered_series(rows)
+    fig, axes = _figure(len(archs))
+    for ax, arch in zip(axes, archs, strict=True):
+        for name in names:
+            pts = sorted(
+                (r["ipc"], 100 * r["mean"], 100 * r["std"])
+                for r in rows
+                if r["arch"] == arch and series_name(r) == name
+            )
+            if not pts:
+                continue
+            x, y, e = zip(*pts, strict=True)
+            colour = _COLOURS[names.index(name) % len(_COLOURS)]
+            ax.errorbar(x, y, yerr=e, marker="o", capsize=3, label=name, color=colour)
+        ax.set_xscale("log")
+        ax.set_xticks(ipcs, [str(i) for i in ipcs])
+        ax.minorticks_off()
+        ax.set_xlabel("images per class (IPC)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(ARCH_TITLES[arch])
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, loc="lower right")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def figure_bytes(fig, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=150)
+    return buf.getvalue()
+
+
+def write_chart(
+    rows: Sequence[dict[str, Any]],
+    out: Path,
+    kind: str = "arch",
+    overwrite: bool = False,
+    title: str | None = None,
+) -> Path:
+    """Write a chart (``.png`` / ``.svg``) or the numbers (``.csv``) to ``out``, atomically."""
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in CHART_SUFFIXES:
+        raise ExportError(f"cannot tell the format of {out.name}: name it .png, .svg or .csv")
+    if kind not in CHART_KINDS:
+        raise ExportError(f"unknown chart '{kind}' (choose from: {', '.join(CHART_KINDS)})")
+    out = check_target(out, overwrite)
+    if suffix == ".csv":
+        if not rows:
+            raise ExportError("there are no evaluation results to write: evaluate the run first")
+        storage.atomic_write_text(out, results_csv(list(rows)))
+        return out
+    fig = architecture_figure(rows, title) if kind == "arch" else ipc_figure(rows, title)
+    storage.atomic_write_bytes(out, figure_bytes(fig, suffix[1:]))
+    return out

@@ -1,0 +1,189 @@
+"""Exports of a run: the distilled set in three formats and the generator that makes more.
+
+Every export is written atomically (a temporary file or folder beside the target, renamed
+into place) and refuses to replace an existing target unless ``overwrite`` is given, so an
+export never leaves a half-written file and never destroys one by surprise.
+
+- ``.pt``: ``torch.load(path, weights_only=True)`` gives a dict with ``images`` (float32
+  N x C x H x W in [0, 1]), ``labels`` (int64 N) and the metadata to use them (classes,
+  dataset, IPC, normalization mean/std, the run's config).
+- ``.npz``: ``images`` (uint8 N x H x W x C) and ``labels`` (int64 N), the keys of the
+  embedded MNIST sample, plus ``classes``.
+- PNG folder: ``<class>/<index>.png`` (torchvision's ``ImageFolder`` layout). Class folders
+  sort in label order, so ImageFolder's labels are the run's labels.
+- generator: a ``.pt`` dict with the state dict and everything needed to rebuild and
+  sample it (``load_generator_file``), again readable with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..engine import storage
+from ..engine.artifacts import (
+    dataset_info,
+    load_run_generator,
+    require_generator,
+    run_config,
+    synthetic_set,
+)
+from ..engine.sampling import sample_images
+from ..errors import GddError
+from ..models.gan import Generator
+
+SET_FORMATS = ("pt", "npz", "png")
+FORMATS = (*SET_FORMATS, "generator")
+GENERATOR_FORMAT = "gdd-studio-generator/1"
+
+
+class ExportError(GddError):
+    """An export that cannot be written as asked (exists already, bad format, ...)."""
+
+
+def check_target(path: Path, overwrite: bool) -> Path:
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ExportError(f"{path} exists already: choose another name or allow overwriting")
+    if not path.parent.exists():
+        raise ExportError(f"folder {path.parent} does not exist")
+    return path
+
+
+def class_folder_names(classes: list[str]) -> list[str]:
+    """Folder names that sort in label order (ImageFolder assigns labels alphabetically)."""
+    safe = [re.sub(r"[^A-Za-z0-9._-]+", "-", str(c)).strip("-.") or "class" for c in classes]
+    if len(set(safe)) == len(safe) and sorted(safe) == safe:
+        return safe
+    digits = len(str(len(classes) - 1))
+    return [f"{k:0{digits}d}_{name}" for k, name in enumerate(safe)]
+
+
+def export_set(
+    run_dir: Path,
+    fmt: str,
+    ipc: int,
+    out: Path,
+    overwrite: bool = False,
+    device: str = "cpu",
+) -> Path:
+    """Write the run's distilled set at ``ipc`` (sampled from its generator if not stored)."""
+    if fmt not in SET_FORMATS:
+        raise ExportError(f"unknown set format '{fmt}' (choose from: {', '.join(SET_FORMATS)})")
+    out = check_target(Path(out), overwrite)
+    info, cfg = dataset_info(run_dir), run_config(run_dir)
+    images, labels, _ = synthetic_set(Path(run_dir), ipc, "distilled", device)
+    classes = list(info["classes"])
+    if fmt == "npz":
+        storage.atomic_save_npz(out, images=images, labels=labels, classes=np.array(classes))
+    elif fmt == "pt":
+        payload = {
+            "images": torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255).contiguous(),
+            "labels": torch.from_numpy(labels.astype(np.int64)),
+            "classes": classes,
+            "dataset": cfg.dataset,
+            "ipc": ipc,
+            "mean": list(info["mean"]),
+            "std": list(info["std"]),
+            "normalization": "images are in [0, 1]; normalize with (x - mean) / std per channel",
+            "config": cfg.to_dict(),
+            "gdd_studio": __version__,
+        }
+        storage.atomic_torch_save(out, payload)
+    else:
+        _write_png_folder(out, images, labels, classes)
+    return out
+
+
+def _write_png_folder(out: Path, images: np.ndarray, labels: np.ndarray, classes: list[str]):
+    from PIL import Image
+
+    names = class_folder_names(classes)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        counts = [0] * len(classes)
+        for image, label in zip(images, labels, strict=True):
+            folder = tmp / names[int(label)]
+            folder.mkdir(exist_ok=True)
+            arr = image[..., 0] if image.shape[-1] == 1 else image
+            Image.fromarray(arr).save(folder / f"{counts[int(label)]:05d}.png")
+            counts[int(label)] += 1
+        (tmp / "classes.json").write_text(
+            json.dumps({"folders": names, "classes": classes}, indent=2) + "\n", encoding="utf-8"
+        )
+        _replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Put a finished folder in place; an old target is removed only once the new is whole."""
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old) if target.is_dir() else target.rename(old)
+        os.replace(new, target)
+        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+    else:
+        os.replace(new, target)
+
+
+def export_generator(run_dir: Path, out: Path, overwrite: bool = False) -> Path:
+    """The final generator with what rebuilds it: classes, shape, noise size, config."""
+    out = check_target(Path(out), overwrite)
+    require_generator(run_dir)
+    g = load_run_generator(Path(run_dir), "distilled")
+    info, cfg = dataset_info(run_dir), run_config(run_dir)
+    payload = {
+        "format": GENERATOR_FORMAT,
+        "state_dict": g.state_dict(),
+        "num_classes": g.num_classes,
+        "nz": cfg.model.nz,
+        "width": cfg.model.width,
+        "channels": int(info["channels"]),
+        "image_size": int(info["image_size"]),
+        "classes": list(info["classes"]),
+        "mean": list(info["mean"]),
+        "std": list(info["std"]),
+        "dataset": cfg.dataset,
+        "seed": cfg.seed,
+        "config": cfg.to_dict(),
+        "gdd_studio": __version__,
+    }
+    storage.atomic_torch_save(out, payload)
+    return out
+
+
+def load_generator_file(path: Path) -> tuple[Generator, dict[str, Any]]:
+    """Rebuild an exported generator: (the network in eval mode, its metadata)."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ExportError(f"generator file {path} does not exist") from None
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
+        raise ExportError(f"{path} is corrupt or unreadable ({type(exc).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != GENERATOR_FORMAT:
+        raise ExportError(f"{path} is not a GDD Studio generator export")
+    g = Generator(
+        payload["num_classes"], payload["nz"], payload["width"], payload["channels"],
+        payload["image_size"],
+    )  # fmt: skip
+    g.load_state_dict(payload["state_dict"])
+    meta = {k: v for k, v in payload.items() if k != "state_dict"}
+    return g.eval(), meta
+
+
+def sample_from_file(path: Path, ipc: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Any IPC from an exported generator: uint8 N x H x W x C images and int64 labels."""
+    g, meta = load_generator_file(path)
+    return sample_images(g, meta["num_classes"], ipc, meta["nz"], seed, "cpu")
