@@ -66,10 +66,19 @@ class ConsoleReporter:
         self._bar_open = False
 
     def __call__(self, event: Any) -> None:
-        from .engine.events import LogMessage, Progress, RunFinished
+        from .engine.events import EvalProgress, EvalResult, LogMessage, Progress, RunFinished
 
         if isinstance(event, Progress):
             self._progress(event)
+        elif isinstance(event, EvalProgress):
+            self._eval_progress(event)
+        elif isinstance(event, EvalResult) and self.quiet:
+            r = event.row
+            budget = "all" if r["ipc"] is None else f"IPC {r['ipc']}"
+            self._line(
+                f"{r['arch']} {budget} {r['source']}: "
+                f"{100 * r['mean']:.2f} +- {100 * r['std']:.2f} %"
+            )
         elif isinstance(event, LogMessage) and not self.quiet:
             self._line(
                 f"[{event.level}] {event.message}" if event.level != "info" else event.message
@@ -84,18 +93,37 @@ class ConsoleReporter:
         self.stream.write(text + "\n")
         self.stream.flush()
 
-    def _progress(self, p: Any) -> None:
+    def _due(self, last: bool) -> bool:
         now = time.monotonic()
-        interval = 0.2 if self.tty else 30.0
-        if now - self._last < interval and p.step != p.total_steps:
-            return
+        if now - self._last < (0.2 if self.tty else 30.0) and not last:
+            return False
         self._last = now
+        return True
+
+    def _progress(self, p: Any) -> None:
+        if not self._due(p.step == p.total_steps):
+            return
         frac = p.step / max(1, p.total_steps)
         eta = _fmt_time(p.eta_s) if p.eta_s is not None else "--:--"
-        text = (
+        self._bar(
+            frac,
             f"phase {p.phase} step {p.step}/{p.total_steps} {100 * frac:5.1f}% "
-            f"{p.rate:6.2f} it/s ETA {eta}"
+            f"{p.rate:6.2f} it/s ETA {eta}",
         )
+
+    def _eval_progress(self, p: Any) -> None:
+        if not self._due(p.index == p.total and p.epoch == p.epochs):
+            return
+        frac = (p.index - 1 + p.epoch / p.epochs) / p.total
+        eta = _fmt_time(p.eta_s) if p.eta_s is not None else "--:--"
+        budget = "all" if p.ipc is None else f"IPC {p.ipc}"
+        self._bar(
+            frac,
+            f"network {p.index}/{p.total} ({p.arch} {budget} {p.source}) "
+            f"epoch {p.epoch}/{p.epochs} ETA {eta}",
+        )
+
+    def _bar(self, frac: float, text: str) -> None:
         if self.tty:
             width = 24
             filled = int(frac * width)
@@ -171,6 +199,99 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _execute(run, args.quiet)
 
 
+def _int_list(text: str, what: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise GddError(f"{what} must be comma-separated whole numbers, got '{text}'") from None
+    if not values:
+        raise GddError(f"{what} is empty")
+    return values
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .engine.artifacts import run_config
+    from .engine.events import RunControl
+    from .evaluation.protocol import Evaluation
+
+    settings = run_config(Path(args.run_dir)).evaluation
+    if args.preset:
+        settings = preset_config(args.preset).evaluation
+    if args.ipc:
+        settings.ipcs = _int_list(args.ipc, "--ipc")
+    if args.archs:
+        settings.archs = [a.strip() for a in args.archs.split(",") if a.strip()]
+    for key in ("epochs", "repeats", "width", "seed", "batch_size", "protocol", "report"):
+        if getattr(args, key) is not None:
+            setattr(settings, key, getattr(args, key))
+    if args.full_real:
+        settings.full_real = True
+    if args.no_gan_only:
+        settings.gan_only = False
+    if args.no_dsa:
+        settings.dsa = False
+    evaluation = Evaluation(args.run_dir, settings, device=args.device)
+    control = RunControl()
+    reporter = ConsoleReporter(quiet=args.quiet)
+
+    def on_sigint(signum, frame):
+        reporter._line("stopping after this epoch (finished rows are kept)...")
+        control.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        doc = evaluation.execute(reporter, control)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    print(_results_table(doc["results"]))
+    if doc.get("status") == "stopped":
+        return EXIT_STOPPED
+    return EXIT_OK
+
+
+def _results_table(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{'network':<10} {'IPC':>5}  {'source':<12} {'accuracy (%)':>16}  n"]
+    for r in rows:
+        ipc = "all" if r["ipc"] is None else str(r["ipc"])
+        acc = f"{100 * r['mean']:.2f} +- {100 * r['std']:.2f}"
+        lines.append(f"{r['arch']:<10} {ipc:>5}  {r['source']:<12} {acc:>16}  {r['n']}")
+    return "\n".join(lines)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .engine.artifacts import run_config
+    from .export import export_generator, export_set
+
+    run_dir = Path(args.run_dir)
+    if args.format == "generator":
+        out = export_generator(run_dir, Path(args.out), overwrite=args.force)
+        print(f"generator written to {out}")
+        return EXIT_OK
+    ipc = args.ipc if args.ipc is not None else run_config(run_dir).ipc
+    out = export_set(run_dir, args.format, ipc, Path(args.out), overwrite=args.force)
+    print(f"distilled set (IPC {ipc}, {args.format}) written to {out}")
+    return EXIT_OK
+
+
+def cmd_chart(args: argparse.Namespace) -> int:
+    from .engine.artifacts import run_config
+    from .evaluation.protocol import load_results
+    from .export import write_chart
+
+    cfg = run_config(Path(args.run_dir))
+    doc = load_results(args.run_dir)
+    if doc is None or not doc["results"]:
+        raise GddError(
+            f"run {args.run_dir} has no evaluation results yet: "
+            f"run gdd-studio-cli evaluate {args.run_dir} first"
+        )
+    title = args.title or f"{cfg.dataset}: distilled set against baselines"
+    out = write_chart(doc["results"], Path(args.out), args.kind, overwrite=args.force, title=title)
+    print(f"written to {out}")
+    return EXIT_OK
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from .data import list_datasets
 
@@ -238,6 +359,52 @@ def make_parser() -> argparse.ArgumentParser:
     ds = sub.add_parser("datasets", help="list datasets and whether they are here offline")
     ds.add_argument("--data-dir", help="also look in this folder")
     ds.set_defaults(func=cmd_datasets)
+
+    ev = sub.add_parser(
+        "evaluate", help="train fresh networks on a run's distilled set and on baselines"
+    )
+    ev.add_argument("run_dir")
+    ev.add_argument("--ipc", help="comma-separated IPCs to evaluate, e.g. 1,10,50")
+    ev.add_argument("--archs", help="comma-separated: convnet3,resnet18,alexnet,vgg11")
+    ev.add_argument("--repeats", type=int, help="networks per row (mean and std over them)")
+    ev.add_argument("--epochs", type=int, help="training epochs of each network")
+    ev.add_argument("--batch-size", type=int)
+    ev.add_argument("--width", type=int, help="narrow the networks (default: the literature's)")
+    ev.add_argument("--seed", type=int)
+    ev.add_argument("--preset", choices=list(PRESETS), help="take the preset's evaluation settings")
+    ev.add_argument("--full-real", action="store_true", help="add the full-training-set bound")
+    ev.add_argument("--no-gan-only", action="store_true", help="skip the phase-1 baseline")
+    ev.add_argument("--no-dsa", action="store_true", help="train without DSA augmentation")
+    ev.add_argument(
+        "--protocol", choices=["fixed", "on-the-fly"], help="on-the-fly: [DiM], not the default"
+    )
+    ev.add_argument(
+        "--report",
+        choices=["final", "best-of-checks"],
+        help="best-of-checks: [DiM], peeks at the test set",
+    )
+    ev.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps (default: the run's)")
+    ev.add_argument("--quiet", action="store_true", help="one line per finished row")
+    ev.set_defaults(func=cmd_evaluate)
+
+    ex = sub.add_parser("export", help="write the distilled set or the generator")
+    ex.add_argument("run_dir")
+    ex.add_argument("--format", required=True, choices=["pt", "npz", "png", "generator"])
+    ex.add_argument("--ipc", type=int, help="images per class (default: the run's IPC)")
+    ex.add_argument("--out", required=True, help="file (pt, npz, generator) or folder (png)")
+    ex.add_argument("--force", action="store_true", help="replace an existing target")
+    ex.set_defaults(func=cmd_export)
+
+    ch = sub.add_parser("chart", help="write the evaluation chart (.png, .svg) or table (.csv)")
+    ch.add_argument("run_dir")
+    ch.add_argument("--out", required=True, help="FILE.png | FILE.svg | FILE.csv")
+    ch.add_argument(
+        "--kind", choices=["arch", "ipc"], default="arch",
+        help="arch: accuracy per architecture; ipc: accuracy against IPC",
+    )  # fmt: skip
+    ch.add_argument("--title")
+    ch.add_argument("--force", action="store_true", help="replace an existing file")
+    ch.set_defaults(func=cmd_chart)
 
     pr = sub.add_parser("presets", help="list the presets")
     pr.set_defaults(func=cmd_presets)
