@@ -46,7 +46,7 @@ def bench(preset: str, device: str, steps: int, dataset: str) -> list[str]:
         for _ in range(steps):
             out = step()
             t.phase_step += 1
-        float(out["g_loss"])
+        float(out["g_loss"].detach())
         _sync(device)
         rate = steps / (time.perf_counter() - start)
         total = t.totals[phase]
