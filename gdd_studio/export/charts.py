@@ -42,12 +42,16 @@ def _ordered_series(rows: Sequence[dict[str, Any]]) -> list[str]:
     return names
 
 
-def _figure(panels: int):
+def _figure(panels: int, max_cols: int, panel_width: float = 4.4):
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(max(5.5, 4.2 * panels), 4.2), layout="constrained")
-    axes = fig.subplots(1, panels, squeeze=False)[0]
-    return fig, axes
+    cols = min(panels, max_cols)
+    rows = -(-panels // cols)
+    fig = Figure(figsize=(max(5.5, panel_width * cols), 0.6 + 3.8 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).flatten()
+    for ax in axes[panels:]:
+        ax.set_visible(False)
+    return fig, axes[:panels]
 
 
 def architecture_figure(rows: Sequence[dict[str, Any]], title: str | None = None):
@@ -59,7 +63,7 @@ def architecture_figure(rows: Sequence[dict[str, Any]], title: str | None = None
     full = [r for r in rows if r.get("ipc") is None]
     archs = [a for a in ARCH_TITLES if any(r["arch"] == a for r in rows)]
     names = _ordered_series(rows)
-    fig, axes = _figure(max(1, len(ipcs)))
+    fig, axes = _figure(max(1, len(ipcs)), 3, panel_width=1.6 + 1.1 * len(archs))
     for ax, ipc in zip(axes, ipcs or [None], strict=False):
         panel = [r for r in rows if r.get("ipc") == ipc] + (full if ipc is not None else [])
         present = [n for n in names if any(series_name(r) == n for r in panel)]
@@ -74,13 +78,15 @@ def architecture_figure(rows: Sequence[dict[str, Any]], title: str | None = None
                     es.append(100 * match[0]["std"])
             colour = _COLOURS[names.index(name) % len(_COLOURS)]
             bars = ax.bar(xs, ys, width * 0.92, yerr=es, capsize=3, label=name, color=colour)
-            ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
+            ax.bar_label(
+                bars, fmt="%.1f", label_type="center", rotation=90, color="white", fontsize=7
+            )
         ax.set_xticks(range(len(archs)), [ARCH_TITLES[a] for a in archs])
         ax.set_ylim(0, 105)
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(f"IPC {ipc}" if ipc is not None else "full training set")
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8, loc="lower left")
+    _legend(fig, axes)
     if title:
         fig.suptitle(title)
     return fig
@@ -94,7 +100,7 @@ def ipc_figure(rows: Sequence[dict[str, Any]], title: str | None = None):
         raise ExportError("accuracy against IPC needs results at two or more IPCs")
     archs = [a for a in ARCH_TITLES if any(r["arch"] == a for r in rows)]
     names = _ordered_series(rows)
-    fig, axes = _figure(len(archs))
+    fig, axes = _figure(len(archs), 2)
     for ax, arch in zip(axes, archs, strict=True):
         for name in names:
             pts = sorted(
@@ -114,10 +120,24 @@ def ipc_figure(rows: Sequence[dict[str, Any]], title: str | None = None):
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(ARCH_TITLES[arch])
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8, loc="lower right")
+    _legend(fig, axes)
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _legend(fig, axes) -> None:
+    """One legend for all panels, below them, so that it never covers a bar or a line."""
+    handles, labels = {}, []
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label not in handles:
+                handles[label] = handle
+                labels.append(label)
+    fig.legend(
+        [handles[label] for label in labels], labels, loc="outside lower center",
+        ncols=min(4, len(labels)), fontsize=8, frameon=False,
+    )  # fmt: skip
 
 
 def figure_bytes(fig, fmt: str) -> bytes:
