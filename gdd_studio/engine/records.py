@@ -1,0 +1,202 @@
+"""Reading a run folder for display, while another process may still be writing it.
+
+The window follows its own runs through events, and every other run (one the CLI is
+writing here, or one on a server whose runs folder is shared or synced) through these
+readers: they pick up what was appended since the last look, ignore a half-written last
+line, and start over when a file was replaced (a resume rewrites ``metrics.csv`` up to its
+checkpoint). No Qt here, so the same readers serve scripts and tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .run import read_run_info
+
+GRID_NAME = re.compile(r"phase(\d+)_(\d+)\.png$")
+_ROW_KEYS = ("phase", "step", "epoch", "time")
+
+
+class _AppendReader:
+    """Bytes appended to a file since the last call, up to the last complete line.
+
+    A writer may be in the middle of a line (we see its first half) or may have replaced
+    the file (``os.replace`` gives it a new inode; a truncation makes it shorter). The
+    first case waits for the newline; the second restarts from the top and says so.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._offset = 0
+        self._identity: tuple[int, int] | None = None
+        self._size = 0
+
+    def read_lines(self) -> tuple[str, bool]:
+        """(complete new text, restarted?); restarted means what was read before is void."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            restarted = self._offset > 0
+            self._offset, self._identity, self._size = 0, None, 0
+            return "", restarted
+        identity = (st.st_dev, st.st_ino)
+        restarted = (self._identity is not None and identity != self._identity) or (
+            st.st_size < self._size
+        )
+        if restarted:
+            self._offset = 0
+        self._identity, self._size = identity, st.st_size
+        if st.st_size <= self._offset:
+            return "", restarted
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self._offset)
+                chunk = fh.read(st.st_size - self._offset)
+        except OSError:
+            return "", restarted
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            return "", restarted
+        self._offset += end + 1
+        return chunk[: end + 1].decode("utf-8", errors="replace"), restarted
+
+
+class MetricsReader:
+    """Incremental reader of ``metrics.csv``: each call returns only the new complete rows."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._reader = _AppendReader(self.path)
+        self._header: list[str] | None = None
+
+    def read_new(self) -> tuple[list[dict[str, Any]], bool]:
+        """(new rows, restarted?) where restarted means earlier rows are void (file rewritten)."""
+        text, restarted = self._reader.read_lines()
+        if restarted:
+            self._header = None
+        if not text:
+            return [], restarted
+        rows = list(csv.reader(io.StringIO(text)))
+        if self._header is None and rows:
+            self._header, rows = rows[0], rows[1:]
+        out = []
+        for r in rows:
+            if not r:
+                continue
+            try:
+                out.append(parse_metrics_row(self._header or [], r))
+            except ValueError:
+                continue  # a damaged row (a crash mid-write long ago): skip it, keep going
+        return out, restarted
+
+
+class LogReader:
+    """Incremental reader of ``log.txt``: new complete lines since the last call."""
+
+    def __init__(self, path: Path) -> None:
+        self._reader = _AppendReader(Path(path))
+
+    def read_new(self) -> tuple[list[str], bool]:
+        text, restarted = self._reader.read_lines()
+        return text.splitlines(), restarted
+
+
+def parse_metrics_row(header: list[str], row: list[str]) -> dict[str, Any]:
+    """A metrics.csv row as {"phase", "step", "epoch", "values": {loss: float}}.
+
+    Empty cells (a loss the phase does not have) are left out rather than read as zero, so
+    a curve shows only where its loss exists.
+    """
+    cells = dict(zip(header, row, strict=False))
+    values = {}
+    for key, text in cells.items():
+        if key in _ROW_KEYS or text == "":
+            continue
+        try:
+            values[key] = float(text)
+        except ValueError:
+            continue
+    return {
+        "phase": int(cells.get("phase", 0) or 0),
+        "step": int(cells.get("step", 0) or 0),
+        "epoch": int(cells.get("epoch", 0) or 0),
+        "values": values,
+    }
+
+
+def list_grids(run_dir: Path) -> list[tuple[int, int, Path]]:
+    """(step, phase, path) of every grid the run recorded, in step order.
+
+    Only finished files count: the engine writes a grid to a hidden temporary name and
+    renames it, so a half-written PNG never matches ``phase*_*.png``.
+    """
+    out = []
+    folder = Path(run_dir) / "grids"
+    try:
+        paths = list(folder.glob("phase*_*.png"))
+    except OSError:
+        return []
+    for path in paths:
+        m = GRID_NAME.search(path.name)
+        if m and not path.name.startswith("."):
+            out.append((int(m.group(2)), int(m.group(1)), path))
+    return sorted(out)
+
+
+def read_log_tail(run_dir: Path, max_lines: int = 500) -> list[str]:
+    """The last lines of a run's log.txt (empty when there is none yet)."""
+    try:
+        text = (Path(run_dir) / "log.txt").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return text.splitlines()[-max_lines:]
+
+
+@dataclass
+class RunSummary:
+    """What a runs list shows of one run folder."""
+
+    path: Path
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return str(self.info.get("status", "unknown"))
+
+    @property
+    def resumable(self) -> bool:
+        """A run nobody is writing that has a checkpoint (or never started) can go on."""
+        if self.status == "created":
+            return True
+        return (
+            self.status in ("stopped", "interrupted", "failed")
+            and (self.path / "checkpoints" / "last.pt").is_file()
+        )
+
+
+def list_runs(runs_dir: Path) -> list[RunSummary]:
+    """Every run folder under ``runs_dir``, newest first."""
+    root = Path(runs_dir)
+    try:
+        candidates = [p for p in root.iterdir() if p.is_dir()]
+    except OSError:
+        return []
+    runs = [RunSummary(p, read_run_info(p)) for p in candidates if (p / "config.json").is_file()]
+    return sorted(runs, key=lambda r: float(r.info.get("created", 0) or 0), reverse=True)
+
+
+__all__ = [
+    "LogReader",
+    "MetricsReader",
+    "RunSummary",
+    "list_grids",
+    "list_runs",
+    "parse_metrics_row",
+    "read_log_tail",
+]

@@ -1,0 +1,72 @@
+"""The engine's run on a background thread: a QObject moved to a QThread (Qt's pattern).
+
+The worker never touches a widget. It forwards the engine's events (plain CPU data) as
+one queued ``Signal(object)`` each; the window buffers them and redraws on a timer. Its
+``RunControl`` is thread-safe, so the window pauses, resumes and stops it directly,
+without a round trip through the worker's (busy) thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from ..config import RunConfig
+from ..engine.events import LogMessage, RunControl
+from ..errors import GddError
+
+
+class RunWorker(QObject):
+    """Creates (or reopens) a run and executes it; reports through ``event`` and ``done``.
+
+    The dataset is loaded here, on the worker's thread, so a 60,000-image dataset never
+    freezes the window; it is also what lets a wrong IPC be refused before any run folder
+    is made.
+    """
+
+    event = Signal(object)  # an engine event dataclass
+    created = Signal(object)  # the run folder (str), once it exists
+    done = Signal(object)  # (status, message): "finished" | "stopped" | "failed"
+
+    def __init__(
+        self, cfg: RunConfig | None = None, runs_dir: Path | None = None, resume: Path | None = None
+    ) -> None:
+        super().__init__()
+        self.cfg, self.runs_dir, self.resume_dir = cfg, runs_dir, resume
+        self.control = RunControl()
+        self.run_dir: Path | None = None
+
+    @Slot()
+    def run(self) -> None:
+        status, message = "failed", ""
+        try:
+            status, message = self._run()
+        except GddError as exc:
+            message = str(exc)
+        except Exception as exc:  # noqa: BLE001 - the window shows it; details in error.log
+            message = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.done.emit((status, message))
+            # End this thread's event loop from inside: a quit queued to the main thread
+            # could not run while the main thread waits for us (closing the window).
+            QThread.currentThread().quit()
+
+    def _run(self) -> tuple[str, str]:
+        from ..data import load_dataset
+        from ..engine.run import Run
+
+        if self.resume_dir is not None:
+            run = Run.open(self.resume_dir)
+        else:
+            assert self.cfg is not None and self.runs_dir is not None
+            self.event.emit(LogMessage("info", f"loading dataset {self.cfg.dataset}"))
+            data = load_dataset(
+                self.cfg.dataset, data_dir=self.cfg.data_dir, download=self.cfg.download
+            )
+            if self.control.stop_requested:
+                return "stopped", "stopped before the run began"
+            run = Run.create(self.cfg, self.runs_dir, data)  # checks the IPC first
+        self.run_dir = run.dir
+        self.created.emit(str(run.dir))
+        return run.execute(self.event.emit, self.control), ""
