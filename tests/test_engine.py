@@ -13,6 +13,7 @@ from gdd_studio.engine import storage
 from gdd_studio.engine.events import (
     CheckpointSaved,
     GridImage,
+    LogMessage,
     PhaseStarted,
     Progress,
     RunControl,
@@ -105,6 +106,39 @@ def test_stop_and_resume_gives_the_uninterrupted_result(reference, tiny_dataset,
     _assert_same_generator(reference, again)
     rows = list(csv.DictReader(open(run.metrics_path)))
     assert [int(r["step"]) for r in rows] == list(range(1, TOTAL + 1))
+
+
+def test_stop_while_pretraining_the_pool_resumes_to_the_uninterrupted_result(
+    tiny_dataset, tmp_path
+):
+    settings = dict(
+        distill__pool_mode="pretrained", distill__pool="convnet3,resnet10",
+        distill__pool_pretrain_epochs=3,
+    )  # fmt: skip
+    reference = Run.create(tiny_config(tiny_dataset, **settings), tmp_path / "ref")
+    assert reference.execute() == "finished"
+
+    control = RunControl()
+    seen = []
+
+    def on_event(e):
+        if isinstance(e, LogMessage):
+            seen.append(e.message)
+            if "pretraining pool network resnet10" in e.message:
+                control.stop()  # the first pool network is done, the second under way
+
+    run = Run.create(tiny_config(tiny_dataset, **settings), tmp_path / "runs")
+    assert run.execute(on_event, control) == "stopped"
+    assert any("stopped while pretraining pool network resnet10" in m for m in seen)
+    state = load_checkpoint(run.checkpoint_path)
+    assert state["phase"] == 2 and state["phase_step"] == 0
+    assert list(state["pretrained"]) == ["convnet3"]
+    again = Run.open(run.dir)
+    phases = []
+    assert again.execute(phases.append) == "finished"
+    started = [e for e in phases if isinstance(e, PhaseStarted) and e.phase == 2]
+    assert started[0].step == 6  # where phase 2 began, not where the resume began
+    _assert_same_generator(reference, again)
 
 
 class Crash(Exception):

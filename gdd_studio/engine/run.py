@@ -194,8 +194,15 @@ class Trainer:
             weight_decay=dc.pool_weight_decay,
         )  # fmt: skip
 
-    def start_phase2(self, log: Callable[[str], None]) -> None:
-        """G's learning rate is reset [DiM]; a pretrained pool is trained once here."""
+    def start_phase2(
+        self, log: Callable[[str], None], should_stop: Callable[[], bool] | None = None
+    ) -> None:
+        """G's learning rate is reset [DiM]; a pretrained pool is trained once here.
+
+        Pretraining a pool on a full dataset takes minutes, so it obeys a stop: the network
+        being trained is dropped and the pool's random stream rewound, so that the run,
+        resumed, pretrains it exactly as an uninterrupted run would.
+        """
         for group in self.opt_g.param_groups:
             group["lr"] = self.cfg.distill.lr
         dc = self.cfg.distill
@@ -206,12 +213,19 @@ class Trainer:
             if arch in self.pretrained:
                 continue
             log(f"pretraining pool network {arch} for {dc.pool_pretrain_epochs} epochs")
+            rewind = (self.rng["pool"].get_state(), torch.get_rng_state())
             net = self._new_pool_net(arch)
-            train_classifier(
+            done = train_classifier(
                 net, x, self.data.y_train, dc.pool_pretrain_epochs, self.rng["pool"],
                 batch_size=dc.batch_size, lr=dc.pool_lr, momentum=dc.pool_momentum,
                 weight_decay=dc.pool_weight_decay, augment=self.dsa if dc.augment else None,
+                should_stop=should_stop,
             )  # fmt: skip
+            if not done:
+                self.rng["pool"].set_state(rewind[0])
+                torch.set_rng_state(rewind[1])
+                log(f"stopped while pretraining pool network {arch}; it restarts on resume")
+                return
             self.pretrained[arch] = {k: v.detach().clone() for k, v in net.state_dict().items()}
 
     def _begin_pool_epoch(self) -> None:
@@ -581,14 +595,15 @@ class Run:
         while t.phase <= 2:
             phase = t.phase
             if t.phase_step == 0 or phase == 2:
-                self._emit(PhaseStarted(phase, PHASE_NAMES[phase], t.totals[phase], t.step))
+                start = t.step - t.phase_step  # where the phase began, also on a resume
+                self._emit(PhaseStarted(phase, PHASE_NAMES[phase], t.totals[phase], start))
             if t.phase_step == 0:
                 self._log(
                     f"phase {phase}: {PHASE_NAMES[phase]}, {t.totals[phase]} steps "
                     f"({t.spe[phase]} per epoch)"
                 )
                 if phase == 2:
-                    t.start_phase2(self._log)
+                    t.start_phase2(self._log, lambda: control.stop_requested)
             elif phase == 2:
                 for group in t.opt_g.param_groups:  # restored already; kept for clarity
                     group["lr"] = cfg.distill.lr
