@@ -276,18 +276,21 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_chart(args: argparse.Namespace) -> int:
     from .engine.artifacts import run_config
-    from .evaluation.protocol import load_results
+    from .evaluation.compare import comparison_rows
     from .export import write_chart
 
-    cfg = run_config(Path(args.run_dir))
-    doc = load_results(args.run_dir)
-    if doc is None or not doc["results"]:
+    dirs = [Path(d) for d in args.run_dir]
+    datasets = {run_config(d).dataset for d in dirs}
+    rows = comparison_rows(dirs)
+    missing = [str(d) for d in dirs if not any(r.get("run", d.name) == d.name for r in rows)]
+    if len(dirs) == 1 and not rows or len(dirs) > 1 and missing:
+        where = ", ".join(missing or [str(dirs[0])])
         raise GddError(
-            f"run {args.run_dir} has no evaluation results yet: "
-            f"run gdd-studio-cli evaluate {args.run_dir} first"
+            f"run {where} has no evaluation results yet: run gdd-studio-cli evaluate first"
         )
-    title = args.title or f"{cfg.dataset}: distilled set against baselines"
-    out = write_chart(doc["results"], Path(args.out), args.kind, overwrite=args.force, title=title)
+    what = "runs compared" if len(dirs) > 1 else "distilled set against baselines"
+    title = args.title or f"{', '.join(sorted(datasets))}: {what}"
+    out = write_chart(rows, Path(args.out), args.kind, overwrite=args.force, title=title)
     print(f"written to {out}")
     return EXIT_OK
 
@@ -395,8 +398,13 @@ def make_parser() -> argparse.ArgumentParser:
     ex.add_argument("--force", action="store_true", help="replace an existing target")
     ex.set_defaults(func=cmd_export)
 
-    ch = sub.add_parser("chart", help="write the evaluation chart (.png, .svg) or table (.csv)")
-    ch.add_argument("run_dir")
+    ch = sub.add_parser(
+        "chart",
+        help="write the evaluation chart (.png, .svg) or table (.csv); several runs compare",
+    )
+    ch.add_argument(
+        "run_dir", nargs="+", help="one run, or several to compare (labelled by their settings)"
+    )
     ch.add_argument("--out", required=True, help="FILE.png | FILE.svg | FILE.csv")
     ch.add_argument(
         "--kind", choices=["arch", "ipc"], default="arch",

@@ -1,5 +1,6 @@
 """Exports read back by independent loaders, charts without a display, and the CLI verbs."""
 
+import csv
 import json
 import shutil
 import xml.etree.ElementTree as ET
@@ -156,6 +157,17 @@ def test_cli_evaluate_export_chart(finished_run, tmp_path, capsys):
     assert (
         main(["export", str(run_dir), "--format", "generator", "--out", str(tmp_path / "g")]) == 0
     )
+    # Several runs: one chart and table, each row naming its run.
+    other = tmp_path / "other"
+    shutil.copytree(run_dir, other)
+    assert main(["chart", str(run_dir), str(other), "--out", str(tmp_path / "both.csv")]) == 0
+    with open(tmp_path / "both.csv", newline="") as f:
+        runs = {r["run"] for r in csv.DictReader(f)}
+    assert runs >= {run_dir.name, other.name}
+    assert main(["chart", str(run_dir), str(other), "--out", str(tmp_path / "both.svg")]) == 0
+    results_path(other).unlink()
+    assert main(["chart", str(run_dir), str(other), "--out", str(tmp_path / "x.svg")]) == 2
+    assert f"run {other} has no evaluation results yet" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -387,13 +387,20 @@ def _row_title(arch: str, ipc: int | None, source: str) -> str:
 
 
 def results_csv(rows: list[dict[str, Any]]) -> str:
-    """The rows as CSV: one line per (architecture, IPC, source), accuracies in percent."""
+    """The rows as CSV: one line per (architecture, IPC, source), accuracies in percent.
+
+    Rows of a comparison of runs (they carry ``run_label``) get ``run`` and ``run_label``
+    columns first.
+    """
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(RESULT_COLUMNS)
+    columns = list(RESULT_COLUMNS)
+    if any("run_label" in r for r in rows):
+        columns = ["run", "run_label", *columns]
+    writer.writerow(columns)
     for r in rows:
         out = []
-        for col in RESULT_COLUMNS:
+        for col in columns:
             value = r.get(col)
             if col in ("mean", "std") and value is not None:
                 value = f"{100 * value:.2f}"

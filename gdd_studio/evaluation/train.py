@@ -56,6 +56,8 @@ def train_classifier(
             images = refresh(epoch)
         perm = torch.randperm(n, generator=generator).to(images.device)
         for start in range(0, n, batch_size):
+            if start and should_stop is not None and should_stop():
+                return False  # the full real set's epochs are long: stop within one
             idx = perm[start : start + batch_size]
             x = images[idx]
             if augment is not None:

@@ -21,7 +21,7 @@ from .sets import ExportError, check_target
 
 CHART_KINDS = ("arch", "ipc")
 CHART_SUFFIXES = (".png", ".svg", ".csv")
-_COLOURS = ["#3b6fb6", "#e08a2c", "#5aa055", "#9a9a9a", "#b5497a", "#6a51a3", "#2aa3a3"]
+COLOURS = ["#3b6fb6", "#e08a2c", "#5aa055", "#9a9a9a", "#b5497a", "#6a51a3", "#2aa3a3"]
 
 
 def series_name(row: dict[str, Any]) -> str:
@@ -30,7 +30,7 @@ def series_name(row: dict[str, Any]) -> str:
     return SOURCE_TITLES.get(row.get("source", ""), str(row.get("source")))
 
 
-def _ordered_series(rows: Sequence[dict[str, Any]]) -> list[str]:
+def ordered_series(rows: Sequence[dict[str, Any]]) -> list[str]:
     def key(row):
         source = row.get("source")
         return (str(row.get("label") or ""), SOURCES.index(source) if source in SOURCES else 9)
@@ -62,7 +62,7 @@ def architecture_figure(rows: Sequence[dict[str, Any]], title: str | None = None
     ipcs = sorted({r["ipc"] for r in rows if r.get("ipc") is not None})
     full = [r for r in rows if r.get("ipc") is None]
     archs = [a for a in ARCH_TITLES if any(r["arch"] == a for r in rows)]
-    names = _ordered_series(rows)
+    names = ordered_series(rows)
     fig, axes = _figure(max(1, len(ipcs)), 3, panel_width=1.6 + 1.1 * len(archs))
     for ax, ipc in zip(axes, ipcs or [None], strict=False):
         panel = [r for r in rows if r.get("ipc") == ipc] + (full if ipc is not None else [])
@@ -76,7 +76,7 @@ def architecture_figure(rows: Sequence[dict[str, Any]], title: str | None = None
                     xs.append(i - 0.4 + width * (j + 0.5))
                     ys.append(100 * match[0]["mean"])
                     es.append(100 * match[0]["std"])
-            colour = _COLOURS[names.index(name) % len(_COLOURS)]
+            colour = COLOURS[names.index(name) % len(COLOURS)]
             bars = ax.bar(xs, ys, width * 0.92, yerr=es, capsize=3, label=name, color=colour)
             ax.bar_label(
                 bars, fmt="%.1f", label_type="center", rotation=90, color="white", fontsize=7
@@ -99,7 +99,7 @@ def ipc_figure(rows: Sequence[dict[str, Any]], title: str | None = None):
     if len(ipcs) < 2:
         raise ExportError("accuracy against IPC needs results at two or more IPCs")
     archs = [a for a in ARCH_TITLES if any(r["arch"] == a for r in rows)]
-    names = _ordered_series(rows)
+    names = ordered_series(rows)
     fig, axes = _figure(len(archs), 2)
     for ax, arch in zip(axes, archs, strict=True):
         for name in names:
@@ -111,7 +111,7 @@ def ipc_figure(rows: Sequence[dict[str, Any]], title: str | None = None):
             if not pts:
                 continue
             x, y, e = zip(*pts, strict=True)
-            colour = _COLOURS[names.index(name) % len(_COLOURS)]
+            colour = COLOURS[names.index(name) % len(COLOURS)]
             ax.errorbar(x, y, yerr=e, marker="o", capsize=3, label=name, color=colour)
         ax.set_xscale("log")
         ax.set_xticks(ipcs, [str(i) for i in ipcs])

@@ -1,0 +1,129 @@
+"""Several runs' evaluation results side by side (the paper's ablations, for example).
+
+A comparison labels each run by the settings in which it differs from the others
+("loss=mse", "standardize=off"), so a table or chart of standardization on against off,
+or SKD against MSE against GAN only, reads without looking up folder names. The
+baselines that do not depend on a run's generator (random real, full real) are shown
+once when every run measured them identically (same dataset, protocol and seeds give the
+same accuracies); otherwise each run keeps its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..engine.artifacts import run_config
+from ..errors import GddError
+from .protocol import SOURCE_TITLES, load_results
+
+# Settings that do not change what a run's generator learns.
+IGNORED_PREFIXES = ("evaluation.", "monitor.")
+IGNORED_KEYS = {"device", "data_dir", "download"}
+GENERATOR_FREE = ("random-real", "full-real")
+MAX_LABEL_KEYS = 3
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return "+".join(str(v) for v in value)
+    return str(value)
+
+
+def _differing_keys(configs: Sequence[dict[str, Any]]) -> list[str]:
+    keys = sorted({k for c in configs for k in c})
+    keys = [
+        k
+        for k in keys
+        if k not in IGNORED_KEYS
+        and not k.startswith(IGNORED_PREFIXES)
+        and len({repr(c.get(k)) for c in configs}) > 1
+    ]
+    # The method's settings first: they are what an ablation varies.
+    return sorted(keys, key=lambda k: (not k.startswith("distill."), k == "seed", k))
+
+
+def run_labels(run_dirs: Sequence[Path]) -> dict[Path, str]:
+    """A short label per run: the settings where it differs from the others.
+
+    One run, or runs with equal settings, are labelled by their folder names.
+    """
+    dirs = [Path(d) for d in run_dirs]
+    configs = []
+    for d in dirs:
+        try:
+            configs.append(_flatten(run_config(d).to_dict()))
+        except GddError:
+            configs.append({})
+    keys = _differing_keys(configs) if len(dirs) > 1 else []
+    if not keys:
+        return {d: d.name for d in dirs}
+    last = [k.rsplit(".", 1)[-1] for k in keys]
+    short = {k: (s if last.count(s) == 1 else k) for k, s in zip(keys, last, strict=True)}
+    labels: dict[Path, str] = {}
+    for d, cfg in zip(dirs, configs, strict=True):
+        parts = [f"{short[k]}={_fmt(cfg.get(k))}" for k in keys[:MAX_LABEL_KEYS]]
+        if len(keys) > MAX_LABEL_KEYS:
+            parts.append(f"+{len(keys) - MAX_LABEL_KEYS} more")
+        labels[d] = ", ".join(parts)
+    if len(set(labels.values())) < len(labels):  # still ambiguous: add the folder name
+        labels = {d: f"{d.name} ({text})" for d, text in labels.items()}
+    return labels
+
+
+def comparison_rows(run_dirs: Sequence[Path]) -> list[dict[str, Any]]:
+    """The result rows of every run; with several runs, each row names its run.
+
+    A row of several runs carries ``run`` (the folder name), ``run_label`` and ``label``
+    (what a chart's legend shows: the run's label and the source). One run's rows are
+    returned as they are saved.
+    """
+    dirs = [Path(d) for d in run_dirs]
+    docs = {d: load_results(d) for d in dirs}
+    if len(dirs) == 1:
+        doc = docs[dirs[0]]
+        return [dict(r) for r in doc["results"]] if doc else []
+    labels = run_labels(dirs)
+    rows: list[dict[str, Any]] = []
+    shared: dict[tuple, list[dict[str, Any]]] = {}
+    for d in dirs:
+        doc = docs[d]
+        for r in doc["results"] if doc else []:
+            row = dict(r, run=d.name, run_label=labels[d])
+            source = row.get("source")
+            if source in GENERATOR_FREE:
+                key = (row.get("arch"), row.get("ipc"), source, row.get("epochs"))
+                shared.setdefault(key, []).append(row)
+                continue
+            row["label"] = f"{labels[d]}: {SOURCE_TITLES.get(source, source)}"
+            rows.append(row)
+    for group in shared.values():
+        same = len({tuple(r.get("accuracies") or ()) for r in group}) == 1
+        if same:
+            row = dict(group[0], run="", run_label="every run")
+            row["label"] = SOURCE_TITLES.get(row["source"], row["source"])
+            rows.append(row)
+        else:
+            for row in group:
+                row["label"] = f"{row['run_label']}: {SOURCE_TITLES.get(row['source'])}"
+                rows.append(row)
+    return rows
+
+
+__all__ = ["comparison_rows", "run_labels"]
