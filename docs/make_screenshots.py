@@ -4,8 +4,10 @@
     python docs/make_screenshots.py --gan-epochs 20  # longer run, cleaner digits
 
 States: ``window-idle.png`` (a fresh start on the defaults), ``window-running.png`` (a run
-in its SKD phase, curves and grid filling in) and ``window-finished.png`` (the finished
-run selected in the runs list). The run is real: the embedded MNIST sample with the
+in its SKD phase, curves and grid filling in), ``window-finished.png`` (the finished
+run selected in the runs list), ``window-evaluation.png`` (a short evaluation of it:
+two networks at IPC 1 and 10 against the baselines) and ``window-distilled-set.png``
+(its IPC-10 set in the viewer). The run is real: the embedded MNIST sample with the
 ``cpu`` preset, shortened to a few GAN epochs so the script ends in minutes. Runs go to a
 temporary folder, never the user's.
 """
@@ -28,6 +30,16 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=DOCS)
     parser.add_argument("--gan-epochs", type=int, default=12)
     parser.add_argument("--distill-epochs", type=int, default=1)
+    parser.add_argument("--eval-epochs", type=int, default=30)
+    parser.add_argument(
+        "--show-run", type=Path, metavar="RUN_DIR",
+        help="for the evaluation and distilled-set shots, a finished run (a full cpu-preset "
+        "one, with its evaluation) instead of the short run made here",
+    )  # fmt: skip
+    parser.add_argument(
+        "--states", default="idle,running,finished,evaluation,distilled-set",
+        help="which shots to take (comma-separated)",
+    )  # fmt: skip
     args = parser.parse_args()
     os.environ["GDD_STUDIO_HOME"] = tempfile.mkdtemp(prefix="gdd-shots-")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -66,24 +78,66 @@ def main() -> int:
         window.grab().save(str(path))
         print(f"wrote {path}")
 
+    states = set(args.states.split(","))
     settle(0.5)
-    shoot("window-idle.png")
+    if "idle" in states:
+        shoot("window-idle.png")
 
-    cfg = preset_config("cpu")  # the defaults, with shorter phases
-    cfg.gan.epochs, cfg.distill.epochs = args.gan_epochs, args.distill_epochs
-    cfg.device = "cpu"
-    window.set_config(cfg)
-    window.start_run()
-    wait_until(lambda: window.progress.maximum() > 1, 300)
-    total = window.progress.maximum()
-    # Into the SKD phase, so both phases and the boundary between them show.
-    wait_until(lambda: window.progress.value() >= total - 30 or not window.running, 1800)
-    shoot("window-running.png")
+    if states & {"running", "finished"} or not args.show_run:
+        cfg = preset_config("cpu")  # the defaults, with shorter phases
+        cfg.gan.epochs, cfg.distill.epochs = args.gan_epochs, args.distill_epochs
+        cfg.device = "cpu"
+        window.set_config(cfg)
+        window.start_run()
+        wait_until(lambda: window.progress.maximum() > 1, 300)
+        total = window.progress.maximum()
+        # Into the SKD phase, so both phases and the boundary between them show.
+        wait_until(lambda: window.progress.value() >= total - 30 or not window.running, 1800)
+        if "running" in states:
+            shoot("window-running.png")
+        wait_until(lambda: not window.running, 1800)
+        settle(1.5)  # the runs list and the folder view catch up
+        window.runs.setCurrentRow(0)
+        if "finished" in states:
+            shoot("window-finished.png")
 
-    wait_until(lambda: not window.running, 1800)
-    settle(1.5)  # the runs list and the folder view catch up
-    window.runs.setCurrentRow(0)
-    shoot("window-finished.png")
+    from PySide6.QtCore import Qt
+
+    ev = window.evaluation
+    if args.show_run:
+        import shutil
+
+        shown = window.runs_dir / args.show_run.name
+        shutil.copytree(args.show_run, shown, ignore=shutil.ignore_patterns("checkpoints"))
+        # The GAN-only baseline needs the phase-1 checkpoint; the rest are not shown.
+        (shown / "checkpoints").mkdir()
+        phase1 = args.show_run / "checkpoints" / "phase1.pt"
+        if phase1.is_file():
+            shutil.copy2(phase1, shown / "checkpoints" / "phase1.pt")
+        window.refresh_runs(force=True)
+        for row in range(window.runs.count()):
+            if window.runs.item(row).data(Qt.ItemDataRole.UserRole) == str(shown):
+                window.runs.setCurrentRow(row)
+        settle(1.0)
+    if "evaluation" in states:
+        window.tabs.setCurrentWidget(ev)
+        if not ev.rows:  # a fresh run: a short evaluation, two networks
+            for row in range(ev.archs.count()):
+                item = ev.archs.item(row)
+                on = item.data(Qt.ItemDataRole.UserRole) in ("convnet3", "alexnet")
+                item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+            ev.ipcs.setText("1, 10")
+            ev.epochs.setValue(args.eval_epochs)
+            ev.repeats.setValue(2)
+            ev.start()
+            wait_until(lambda: not ev.evaluating, 1800)
+        index = ev.chart_kind.findText("by network, IPC 10")
+        ev.chart_kind.setCurrentIndex(max(0, index))
+        shoot("window-evaluation.png")
+    if "distilled-set" in states:
+        window.tabs.setCurrentWidget(window.viewer)
+        window.viewer.zoom.setValue(3)
+        shoot("window-distilled-set.png")
     window.shutdown()
     window.close()
     return 0

@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QCoreApplication, QSettings, Qt, QThread, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -45,6 +47,7 @@ from ..engine.events import (
 from ..engine.records import LogReader, MetricsReader, RunSummary, list_grids, list_runs
 from ..errors import GddError
 from ..paths import runs_dir as default_runs_dir
+from .eval_panel import EvalPanel, SetViewer
 from .monitor import GridPanel, LossPanel
 from .setup_panel import SetupPanel
 from .worker import RunWorker
@@ -85,7 +88,8 @@ def fmt_duration(seconds: float | None) -> str:
 
 
 class MainWindow(QMainWindow):
-    """Set-up panel (left), curves and grid (centre), progress and log, runs list (right).
+    """Set-up panel (left); tabs for training (curves, grid, progress, log), evaluation
+    and the distilled set (centre); runs list (right).
 
     ``runs_dir`` defaults to the per-user runs folder (``GDD_STUDIO_HOME`` overrides it).
     Dialogs go through :meth:`show_message` and :attr:`confirm_close`, which tests and
@@ -201,6 +205,15 @@ class MainWindow(QMainWindow):
         centre.setStretchFactor(0, 3)
         centre.setStretchFactor(1, 1)
         centre.setSizes([600, 240])
+        self.evaluation = EvalPanel(self.show_message)
+        self.evaluation.finished.connect(self._on_eval_finished)
+        self.viewer = SetViewer(self.show_message)
+        self.tabs = QTabWidget(objectName="centreTabs")
+        self.tabs.addTab(centre, "Training")
+        self.tabs.addTab(self.evaluation, "Evaluation")
+        self.tabs.addTab(self.viewer, "Distilled set")
+        self.tabs.setTabToolTip(1, "Judge the selected runs' sets; select several to compare")
+        self.tabs.setTabToolTip(2, "The selected run's whole distilled set, by class")
 
         right = QWidget()
         rv = QVBoxLayout(right)
@@ -212,8 +225,13 @@ class MainWindow(QMainWindow):
         rv.addWidget(self.runs_label)
         self.runs = QListWidget(objectName="runsList")
         self.runs.setAlternatingRowColors(True)
-        self.runs.setToolTip("Select a run to see its curves and grids")
+        self.runs.setToolTip(
+            "Select a run to see its curves, grids and results; Ctrl- or Shift-click several "
+            "to compare their evaluations"
+        )
+        self.runs.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.runs.currentItemChanged.connect(self._run_selected)
+        self.runs.itemSelectionChanged.connect(self._selection_changed)
         rv.addWidget(self.runs, 1)
         row = QHBoxLayout()
         self.resume_button = QPushButton("Resume", objectName="resumeButton")
@@ -231,7 +249,7 @@ class MainWindow(QMainWindow):
 
         main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(left)
-        main.addWidget(centre)
+        main.addWidget(self.tabs)
         main.addWidget(right)
         main.setStretchFactor(1, 1)
         main.setSizes([left.sizeHint().width(), 840, 270])
@@ -382,6 +400,12 @@ class MainWindow(QMainWindow):
         self.refresh_runs(force=True)
         if finished_dir is not None and self._view_dir == finished_dir and self._metrics:
             self._read_folder(finished_dir)  # keep showing it, now from its folder
+        self._selection_changed()  # a finished run can now be evaluated and exported
+        if self._closing:
+            self.close()
+
+    @Slot()
+    def _on_eval_finished(self) -> None:
         if self._closing:
             self.close()
 
@@ -428,6 +452,7 @@ class MainWindow(QMainWindow):
             self._show_progress(progress)
         self.loss.redraw()
         self.grid.redraw()
+        self.evaluation.drain()
 
     def _show_progress(self, p: Progress) -> None:
         self.progress.setFormat(STEPS_FORMAT)
@@ -475,6 +500,7 @@ class MainWindow(QMainWindow):
             return
         self._runs_key = key
         selected = self._selected_path()
+        chosen = set(self.selected_paths())
         self.runs.blockSignals(True)
         self.runs.clear()
         for s in summaries:
@@ -495,6 +521,7 @@ class MainWindow(QMainWindow):
             self.runs.addItem(item)
             if selected is not None and selected == str(s.path):
                 self.runs.setCurrentItem(item)
+            item.setSelected(s.path in chosen)
         self.runs.blockSignals(False)
         self._update_resume_button()
 
@@ -516,6 +543,19 @@ class MainWindow(QMainWindow):
     def _selected_path(self) -> str | None:
         item = self.runs.currentItem()
         return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def selected_paths(self) -> list[Path]:
+        """Every selected run, the current one first (exports and defaults use it)."""
+        current = self._selected_path()
+        paths = [Path(i.data(Qt.ItemDataRole.UserRole)) for i in self.runs.selectedItems()]
+        paths.sort(key=lambda p: str(p) != current)
+        return paths
+
+    @Slot()
+    def _selection_changed(self) -> None:
+        paths = self.selected_paths()
+        self.evaluation.set_runs(paths)
+        self.viewer.set_run(paths[0] if paths else None)
 
     def _selected_summary(self) -> RunSummary | None:
         path = self._selected_path()
@@ -693,12 +733,16 @@ class MainWindow(QMainWindow):
         box.open()
 
     def _ask_close(self) -> bool:
-        answer = QMessageBox.question(
-            self,
-            "A run is going",
-            "Stop the run with a checkpoint and close?\nIt can be resumed later from the runs "
-            "list.",
-        )
+        if self.running:
+            title = "A run is going"
+            text = (
+                "Stop the run with a checkpoint and close?\nIt can be resumed later from the "
+                "runs list."
+            )
+        else:
+            title = "An evaluation is going"
+            text = "Stop the evaluation and close?\nThe rows it finished are saved with the run."
+        answer = QMessageBox.question(self, title, text)
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
@@ -707,10 +751,11 @@ class MainWindow(QMainWindow):
         The window stays responsive while the run saves its checkpoint (a step on a big
         model can take seconds); it closes itself when the worker's thread is done.
         """
-        if self.running:
+        if self.running or self.evaluation.evaluating:
             if self._closing or self.confirm_close():
                 self._closing = self._quiet = True
                 self.stop_run()
+                self.evaluation.stop()
                 self.status.setText("Closing: stopping the run with a checkpoint...")
             event.ignore()
             return
@@ -728,6 +773,7 @@ class MainWindow(QMainWindow):
             self._thread.wait()
             QCoreApplication.sendPostedEvents(self)  # the worker's last signals
             self._on_thread_finished()
+        self.evaluation.shutdown()
         self._redraw_timer.stop()
         self._poll_timer.stop()
 

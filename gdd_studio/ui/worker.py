@@ -70,3 +70,47 @@ class RunWorker(QObject):
         self.run_dir = run.dir
         self.created.emit(str(run.dir))
         return run.execute(self.event.emit, self.control), ""
+
+
+class EvalWorker(QObject):
+    """Evaluates one or more run folders in turn (the same settings for each).
+
+    ``event`` carries the engine's evaluation events; ``run_started`` says which run the
+    next ones belong to; ``done`` ends with ("finished" | "stopped" | "failed", message).
+    A run that fails (no generator yet, data missing) ends the whole call with its
+    message: what was already evaluated stays saved in its run folder.
+    """
+
+    event = Signal(object)
+    run_started = Signal(object)  # (index, count, run folder as str)
+    done = Signal(object)
+
+    def __init__(self, run_dirs: list[Path], settings, device: str | None = None) -> None:
+        super().__init__()
+        self.run_dirs, self.settings, self.device = list(run_dirs), settings, device
+        self.control = RunControl()
+
+    @Slot()
+    def run(self) -> None:
+        from ..evaluation.protocol import Evaluation
+
+        status, message = "finished", ""
+        try:
+            for k, run_dir in enumerate(self.run_dirs):
+                if self.control.stop_requested:
+                    status = "stopped"
+                    break
+                self.run_started.emit((k, len(self.run_dirs), str(run_dir)))
+                doc = Evaluation(run_dir, self.settings, self.device).execute(
+                    self.event.emit, self.control
+                )
+                if doc.get("status") == "stopped":
+                    status = "stopped"
+                    break
+        except GddError as exc:
+            status, message = "failed", str(exc)
+        except Exception as exc:  # noqa: BLE001 - the window shows it
+            status, message = "failed", f"{type(exc).__name__}: {exc}"
+        finally:
+            self.done.emit((status, message))
+            QThread.currentThread().quit()
