@@ -160,10 +160,7 @@ def _prepare_evaluation(window, run_dir) -> None:
             window.runs.setCurrentRow(row)
     ev = window.evaluation
     window.tabs.setCurrentWidget(ev)
-    for row in range(ev.archs.count()):
-        item = ev.archs.item(row)
-        on = item.data(Qt.ItemDataRole.UserRole) == "convnet3"
-        item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+    ev.archs.set_checked(["convnet3"])
     ev.epochs.setValue(100_000)  # stopped after the measured time
     ev.repeats.setValue(1)
     ev.width.setValue(0)

@@ -122,10 +122,7 @@ def main() -> int:
     if "evaluation" in states:
         window.tabs.setCurrentWidget(ev)
         if not ev.rows:  # a fresh run: a short evaluation, two networks
-            for row in range(ev.archs.count()):
-                item = ev.archs.item(row)
-                on = item.data(Qt.ItemDataRole.UserRole) in ("convnet3", "alexnet")
-                item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+            ev.archs.set_checked(["convnet3", "alexnet"])
             ev.ipcs.setText("1, 10")
             ev.epochs.setValue(args.eval_epochs)
             ev.repeats.setValue(2)

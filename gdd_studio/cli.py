@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import PRESETS, RunConfig, merge_dict, preset_config, set_value
+from .engine.events import fmt_duration
 from .errors import GddError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
@@ -104,7 +105,7 @@ class ConsoleReporter:
         if not self._due(p.step == p.total_steps):
             return
         frac = p.step / max(1, p.total_steps)
-        eta = _fmt_time(p.eta_s) if p.eta_s is not None else "--:--"
+        eta = fmt_duration(p.eta_s)
         self._bar(
             frac,
             f"phase {p.phase} step {p.step}/{p.total_steps} {100 * frac:5.1f}% "
@@ -115,7 +116,7 @@ class ConsoleReporter:
         if not self._due(p.index == p.total and p.epoch == p.epochs):
             return
         frac = (p.index - 1 + p.epoch / p.epochs) / p.total
-        eta = _fmt_time(p.eta_s) if p.eta_s is not None else "--:--"
+        eta = fmt_duration(p.eta_s)
         budget = "all" if p.ipc is None else f"IPC {p.ipc}"
         self._bar(
             frac,
@@ -132,13 +133,6 @@ class ConsoleReporter:
             self.stream.flush()
         elif not self.quiet:
             self._line(text)
-
-
-def _fmt_time(seconds: float) -> str:
-    seconds = int(seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
 def _execute(run: Any, quiet: bool) -> int:

@@ -11,3 +11,25 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("gdd_home")
     monkeypatch.setenv("GDD_STUDIO_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    """Windows on ``tmp_path/runs``; each is shut down in teardown (its run and its
+    evaluation stopped, their threads joined), whatever the test did."""
+    from gdd_studio.ui import MainWindow
+
+    made = []
+
+    def make():
+        w = MainWindow(runs_dir=tmp_path / "runs")
+        w.confirm_close = lambda: True
+        qtbot.addWidget(w)
+        w.show()
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.shutdown()
+        assert not w.running and not w.evaluation.evaluating

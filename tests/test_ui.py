@@ -21,29 +21,10 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QListWidget, QPlainTextEdit, 
 from gdd_studio.config import resolve_defaults
 from gdd_studio.engine.events import RunControl, StepMetrics
 from gdd_studio.engine.run import Run, read_run_info
-from gdd_studio.ui import MainWindow
 from tests.helpers import tiny_config, write_tiny_npz
 
 TIMEOUT = 90_000  # ms; generous, the machine is shared
 USER = Qt.ItemDataRole.UserRole
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path):
-    made = []
-
-    def make():
-        w = MainWindow(runs_dir=tmp_path / "runs")
-        w.confirm_close = lambda: True
-        qtbot.addWidget(w)
-        w.show()
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.shutdown()  # stops the run and joins the worker thread
-        assert not w.running
 
 
 @pytest.fixture

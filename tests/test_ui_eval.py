@@ -19,7 +19,6 @@ from gdd_studio.config import EvalConfig
 from gdd_studio.engine.run import Run
 from gdd_studio.evaluation.protocol import Evaluation, load_results
 from gdd_studio.export.sets import load_generator_file, sample_from_file
-from gdd_studio.ui import MainWindow
 from gdd_studio.ui.eval_panel import parse_ipcs
 from tests.helpers import tiny_config, write_tiny_npz
 
@@ -47,24 +46,6 @@ def runs(made_runs, tmp_path):
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path):
-    made = []
-
-    def make():
-        w = MainWindow(runs_dir=tmp_path / "runs")
-        w.confirm_close = lambda: True
-        qtbot.addWidget(w)
-        w.show()
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.shutdown()  # joins the run and evaluation threads
-        assert not w.running and not w.evaluation.evaluating
-
-
-@pytest.fixture
 def window(make_window, runs):
     return make_window()
 
@@ -83,10 +64,7 @@ def select(window, *run_dirs):
 
 
 def tiny_eval(panel, ipcs="1, 2", epochs=2, repeats=2, archs=("convnet3",)):
-    for row in range(panel.archs.count()):
-        item = panel.archs.item(row)
-        on = item.data(USER) in archs
-        item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+    panel.archs.set_checked(list(archs))
     panel.ipcs.setText(ipcs)
     panel.epochs.setValue(epochs)
     panel.repeats.setValue(repeats)
@@ -154,10 +132,13 @@ def test_evaluate_from_the_window_fills_table_and_chart(window, make_window, qtb
     assert drawn[2] == pytest.approx(100 * first["mean"])
     ev.chart_kind.setCurrentIndex(2)  # accuracy against IPC
     assert len(ev.chart.drawn) == 6 and {d[1] for d in ev.chart.drawn} == {"1", "2"}
+    # Results another process saves (the CLI's evaluate) appear without reselecting.
+    evaluate_directly(runs[0], ipcs=(3,))
+    qtbot.waitUntil(lambda: ev.table.rowCount() == 9, timeout=5000)
     # Saved with the run: a new window shows them again.
     again = make_window()
     select(again, runs[0])
-    assert again.evaluation.table.rowCount() == 6
+    assert again.evaluation.table.rowCount() == 9
 
 
 def test_stopping_an_evaluation_keeps_the_window_working(window, qtbot, runs):

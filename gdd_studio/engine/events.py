@@ -16,6 +16,16 @@ import numpy as np
 PHASE_NAMES = {1: "GAN pretraining", 2: "SKD distillation", 3: "sampling"}
 
 
+def fmt_duration(seconds: float | None) -> str:
+    """1:02:03 or 02:03 (an ETA or elapsed time); ``--:--`` while it is not known."""
+    if seconds is None:
+        return "--:--"
+    s = int(seconds)
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
 @dataclass(frozen=True)
 class PhaseStarted:
     phase: int

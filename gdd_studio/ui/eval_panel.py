@@ -35,8 +35,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -51,10 +49,11 @@ from PySide6.QtWidgets import (
 )
 
 from ..config import EVAL_ARCHS, EvalConfig, available_devices
-from ..engine.events import EvalProgress, EvalResult, EvalStarted, LogMessage
+from ..engine.events import EvalProgress, EvalResult, EvalStarted, LogMessage, fmt_duration
 from ..errors import GddError
 from ..evaluation.protocol import SOURCE_TITLES
 from ..models.nets import ARCH_TITLES
+from .setup_panel import NetworkList
 from .worker import EvalWorker
 
 Message = Callable[[str, str, str], None]  # (kind, title, text)
@@ -68,15 +67,6 @@ SET_FORMATS = {
 TABLE_COLUMNS = ["Run", "Network", "IPC", "Source", "Accuracy (%)", "n", "Epochs", "Protocol"]
 PROGRESS_SCALE = 1000
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    s = int(seconds)
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
 def parse_ipcs(text: str) -> list[int]:
@@ -389,6 +379,7 @@ class EvalPanel(QWidget):
         self._run_index = (0, 1)
         self._last_dir = Path.home()
         self.last_status: str | None = None  # how the last evaluation ended
+        self._stamp: tuple = ()  # results files' times at the last read
         self.confirm_overwrite = self._ask_overwrite  # replaceable in tests and scripts
         self._build()
         self.set_runs([])
@@ -405,14 +396,7 @@ class EvalPanel(QWidget):
         box = QGroupBox("Evaluate")
         form = QFormLayout(box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.archs = QListWidget(objectName="evalArchList")
-        for arch in EVAL_ARCHS:
-            item = QListWidgetItem(ARCH_TITLES[arch])
-            item.setData(Qt.ItemDataRole.UserRole, arch)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Unchecked)
-            self.archs.addItem(item)
-        self.archs.setFixedHeight(self.archs.sizeHintForRow(0) * len(EVAL_ARCHS) + 6)
+        self.archs = NetworkList(EVAL_ARCHS, "evalArchList")
         self.archs.setToolTip("Networks trained from scratch on the set (cross-architecture)")
         form.addRow("Networks", self.archs)
         self.ipcs = QLineEdit(objectName="evalIpcEdit")
@@ -571,10 +555,7 @@ class EvalPanel(QWidget):
     def set_settings(self, s: EvalConfig, default_ipc: int | None = None) -> None:
         """Show an evaluation config in the widgets (what Evaluate will run)."""
         self._base = copy.deepcopy(s)
-        for row in range(self.archs.count()):
-            item = self.archs.item(row)
-            on = item.data(Qt.ItemDataRole.UserRole) in s.archs
-            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+        self.archs.set_checked(s.archs)
         ipcs = s.ipcs or ([default_ipc] if default_ipc else [])
         self.ipcs.setText(", ".join(str(i) for i in ipcs))
         self.repeats.setValue(s.repeats)
@@ -589,11 +570,7 @@ class EvalPanel(QWidget):
     def settings(self) -> EvalConfig:
         """The evaluation the widgets describe; ValueError with one message if it is not one."""
         s = copy.deepcopy(getattr(self, "_base", EvalConfig()))
-        s.archs = [
-            self.archs.item(r).data(Qt.ItemDataRole.UserRole)
-            for r in range(self.archs.count())
-            if self.archs.item(r).checkState() == Qt.CheckState.Checked
-        ]
+        s.archs = self.archs.checked()
         if not s.archs:
             raise ValueError("tick at least one network to evaluate")
         s.ipcs = parse_ipcs(self.ipcs.text())
@@ -731,10 +708,27 @@ class EvalPanel(QWidget):
         self._format_changed()
 
     # ---- results ---------------------------------------------------------------------
+    def _results_stamp(self) -> tuple:
+        from ..evaluation.protocol import results_path
+
+        stamps = []
+        for d in self.run_dirs:
+            try:
+                stamps.append(results_path(d).stat().st_mtime_ns)
+            except OSError:
+                stamps.append(None)
+        return tuple(stamps)
+
+    def poll(self) -> None:
+        """Show results another process (the CLI's evaluate) saved since the last read."""
+        if self._results_stamp() != self._stamp:
+            self.refresh_results()
+
     def refresh_results(self) -> None:
         """Re-read the results of the shown runs from their folders."""
         from ..evaluation.compare import comparison_rows, run_labels
 
+        self._stamp = self._results_stamp()
         self.rows = comparison_rows(self.run_dirs) if self.run_dirs else []
         comparing = len(self.run_dirs) > 1
         if not self.run_dirs:

@@ -43,6 +43,7 @@ from ..engine.events import (
     Progress,
     StateChanged,
     StepMetrics,
+    fmt_duration,
 )
 from ..engine.records import LogReader, MetricsReader, RunSummary, list_grids, list_runs
 from ..errors import GddError
@@ -75,16 +76,6 @@ def _settings() -> QSettings:
     from ..paths import home_dir
 
     return QSettings(str(home_dir() / "window.ini"), QSettings.Format.IniFormat)
-
-
-def fmt_duration(seconds: float | None) -> str:
-    """1:02:03 or 02:03; ``--:--`` while a rate is not yet known."""
-    if seconds is None:
-        return "--:--"
-    s = int(seconds)
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
 class MainWindow(QMainWindow):
@@ -648,6 +639,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _poll(self) -> None:
         self.refresh_runs()
+        self.evaluation.poll()
         view = self._view_dir
         if view is not None and view != self._active_dir and self._metrics is not None:
             self._read_folder(view)

@@ -136,6 +136,33 @@ def _put(cfg: Any, key: str, value: Any) -> None:
     setattr(cfg, last, value)
 
 
+class NetworkList(QListWidget):
+    """A checkable list of networks (items carry the architecture id), all rows visible."""
+
+    def __init__(self, archs: tuple[str, ...], name: str) -> None:
+        super().__init__(objectName=name)
+        for arch in archs:
+            item = QListWidgetItem(ARCH_TITLES[arch])
+            item.setData(Qt.ItemDataRole.UserRole, arch)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.addItem(item)
+        self.setFixedHeight(self.sizeHintForRow(0) * len(archs) + 2 * self.frameWidth() + 2)
+
+    def checked(self) -> list[str]:
+        return [
+            self.item(r).data(Qt.ItemDataRole.UserRole)
+            for r in range(self.count())
+            if self.item(r).checkState() == Qt.CheckState.Checked
+        ]
+
+    def set_checked(self, archs: list[str]) -> None:
+        for r in range(self.count()):
+            item = self.item(r)
+            on = item.data(Qt.ItemDataRole.UserRole) in archs
+            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+
+
 class SetupPanel(QWidget):
     """Dataset, budget, method and training settings; ``config()`` reads them all."""
 
@@ -220,16 +247,8 @@ class SetupPanel(QWidget):
         self.tau_mode = _combo("tauModeCombo", TAU_MODES, "logits divided or multiplied by tau")
         form.addRow("tau mode", self.tau_mode)
         self._bind("distill.tau_mode", self.tau_mode)
-        self.pool = QListWidget(objectName="poolList")
+        self.pool = NetworkList(CLASSIFIERS, "poolList")
         self.pool.setToolTip("networks that judge the generator in the SKD phase")
-        for name in CLASSIFIERS:
-            item = QListWidgetItem(ARCH_TITLES[name])
-            item.setData(Qt.ItemDataRole.UserRole, name)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Unchecked)
-            self.pool.addItem(item)
-        row_h = self.pool.sizeHintForRow(0)
-        self.pool.setFixedHeight(row_h * len(CLASSIFIERS) + 2 * self.pool.frameWidth() + 2)
         form.addRow("Model pool", self.pool)
         layout.addWidget(box)
 
@@ -471,10 +490,7 @@ class SetupPanel(QWidget):
                 self.device.addItem(f"{cfg.device} (not on this machine)", cfg.device)
             for key, widget in self._bindings:
                 _show(widget, _get(cfg, key))
-            for row in range(self.pool.count()):
-                item = self.pool.item(row)
-                on = item.data(Qt.ItemDataRole.UserRole) in cfg.distill.pool
-                item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+            self.pool.set_checked(cfg.distill.pool)
         finally:
             self._filling = False
         self.note.setText(f"Preset {cfg.preset}: {PRESETS.get(cfg.preset, '')}")
@@ -488,11 +504,7 @@ class SetupPanel(QWidget):
         cfg.preset = self.preset.currentData()
         for key, widget in self._bindings:
             _put(cfg, key, _read(widget))
-        cfg.distill.pool = [
-            self.pool.item(r).data(Qt.ItemDataRole.UserRole)
-            for r in range(self.pool.count())
-            if self.pool.item(r).checkState() == Qt.CheckState.Checked
-        ]
+        cfg.distill.pool = self.pool.checked()
         return cfg
 
 
