@@ -15,3 +15,10 @@ class DatasetError(GddError):
 
 class CheckpointError(GddError):
     """A checkpoint or run folder is missing, corrupt or from an incompatible run."""
+
+
+def user_message(exc: BaseException) -> str:
+    """The one line a user sees: a GddError's own message, else the type and the text."""
+    if isinstance(exc, GddError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}".strip()

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from .. import __version__
 from ..config import RunConfig, resolve_defaults, resolve_device, validate, validate_for_dataset
 from ..data import ImageDataset, dataset_family, load_dataset
-from ..errors import CheckpointError, GddError
+from ..errors import CheckpointError, GddError, user_message
 from ..evaluation.train import normalizer, test_accuracy, train_classifier
 from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
 from ..models.gan import Discriminator, Generator, conditional_noise
@@ -514,8 +514,7 @@ class Run:
                 raise
             with open(self.dir / "error.log", "a", encoding="utf-8") as fh:
                 fh.write(traceback.format_exc())
-            message = f"{type(exc).__name__}: {exc}".strip()
-            self._fail(message)
+            self._fail(user_message(exc))
             raise
         return status
 

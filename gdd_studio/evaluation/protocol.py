@@ -51,7 +51,7 @@ from ..engine.events import (
     LogMessage,
     RunControl,
 )
-from ..errors import ConfigError, GddError
+from ..errors import ConfigError, user_message
 from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
 from ..models.gan import Generator
 from ..models.nets import build_classifier
@@ -165,8 +165,7 @@ class Evaluation:
         try:
             return self._execute(control)
         except Exception as exc:
-            message = str(exc) if isinstance(exc, GddError) else f"{type(exc).__name__}: {exc}"
-            self._sink(EvalFinished("failed", str(results_path(self.dir)), message))
+            self._sink(EvalFinished("failed", str(results_path(self.dir)), user_message(exc)))
             raise
 
     def _execute(self, control: RunControl) -> dict[str, Any]:

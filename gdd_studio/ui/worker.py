@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..config import RunConfig
 from ..engine.events import LogMessage, RunControl
-from ..errors import GddError
+from ..errors import user_message
 
 
 class RunWorker(QObject):
@@ -42,10 +42,8 @@ class RunWorker(QObject):
         status, message = "failed", ""
         try:
             status, message = self._run()
-        except GddError as exc:
-            message = str(exc)
         except Exception as exc:  # noqa: BLE001 - the window shows it; details in error.log
-            message = f"{type(exc).__name__}: {exc}"
+            message = user_message(exc)
         finally:
             self.done.emit((status, message))
             # End this thread's event loop from inside: a quit queued to the main thread
@@ -107,10 +105,8 @@ class EvalWorker(QObject):
                 if doc.get("status") == "stopped":
                     status = "stopped"
                     break
-        except GddError as exc:
-            status, message = "failed", str(exc)
         except Exception as exc:  # noqa: BLE001 - the window shows it
-            status, message = "failed", f"{type(exc).__name__}: {exc}"
+            status, message = "failed", user_message(exc)
         finally:
             self.done.emit((status, message))
             QThread.currentThread().quit()
