@@ -87,6 +87,10 @@ def run_labels(run_dirs: Sequence[Path]) -> dict[Path, str]:
     return labels
 
 
+def _source_title(source: str) -> str:
+    return SOURCE_TITLES.get(source, source)
+
+
 def comparison_rows(run_dirs: Sequence[Path]) -> list[dict[str, Any]]:
     """The result rows of every run; with several runs, each row names its run.
 
@@ -111,17 +115,17 @@ def comparison_rows(run_dirs: Sequence[Path]) -> list[dict[str, Any]]:
                 key = (row.get("arch"), row.get("ipc"), source, row.get("epochs"))
                 shared.setdefault(key, []).append(row)
                 continue
-            row["label"] = f"{labels[d]}: {SOURCE_TITLES.get(source, source)}"
+            row["label"] = f"{labels[d]}: {_source_title(source)}"
             rows.append(row)
     for group in shared.values():
         same = len({tuple(r.get("accuracies") or ()) for r in group}) == 1
         if same:
             row = dict(group[0], run="", run_label="every run")
-            row["label"] = SOURCE_TITLES.get(row["source"], row["source"])
+            row["label"] = _source_title(row["source"])
             rows.append(row)
         else:
             for row in group:
-                row["label"] = f"{row['run_label']}: {SOURCE_TITLES.get(row['source'])}"
+                row["label"] = f"{row['run_label']}: {_source_title(row['source'])}"
                 rows.append(row)
     return rows
 

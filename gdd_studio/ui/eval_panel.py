@@ -380,6 +380,7 @@ class EvalPanel(QWidget):
         self._last_dir = Path.home()
         self.last_status: str | None = None  # how the last evaluation ended
         self._stamp: tuple = ()  # results files' times at the last read
+        self._base = EvalConfig()  # settings without a widget come from the run's config
         self.confirm_overwrite = self._ask_overwrite  # replaceable in tests and scripts
         self._build()
         self.set_runs([])
@@ -569,7 +570,7 @@ class EvalPanel(QWidget):
 
     def settings(self) -> EvalConfig:
         """The evaluation the widgets describe; ValueError with one message if it is not one."""
-        s = copy.deepcopy(getattr(self, "_base", EvalConfig()))
+        s = copy.deepcopy(self._base)
         s.archs = self.archs.checked()
         if not s.archs:
             raise ValueError("tick at least one network to evaluate")
@@ -675,8 +676,7 @@ class EvalPanel(QWidget):
     @Slot(object)
     def _on_done(self, result: tuple[str, str]) -> None:
         status, message = result
-        self.drain()
-        self.refresh_results()
+        self.drain()  # every saved row arrived as an EvalResult: the results are read there
         if status == "finished":
             self.progress.setValue(PROGRESS_SCALE)
             self.status.setText("Finished: the results are saved with the run (eval/).")
