@@ -78,6 +78,16 @@ def evaluate_directly(run_dir, ipcs=(2,)):
     Evaluation(run_dir, s, device="cpu").execute()
 
 
+def start_long_evaluation(window, qtbot, run_dir, repeats):
+    """Evaluate ``run_dir`` for 2,000 epochs from the window; return once it is training."""
+    select(window, run_dir)
+    ev = window.evaluation
+    tiny_eval(ev, ipcs="2", epochs=2000, repeats=repeats)
+    ev.eval_button.click()
+    qtbot.waitUntil(lambda: "epoch" in ev.status.text(), timeout=TIMEOUT)
+    return ev
+
+
 def column(table, j):
     return [table.item(i, j).text() for i in range(table.rowCount())]
 
@@ -142,11 +152,7 @@ def test_evaluate_from_the_window_fills_table_and_chart(window, make_window, qtb
 
 
 def test_stopping_an_evaluation_keeps_the_window_working(window, qtbot, runs):
-    select(window, runs[0])
-    ev = window.evaluation
-    tiny_eval(ev, ipcs="2", epochs=2000, repeats=2)
-    ev.eval_button.click()
-    qtbot.waitUntil(lambda: "epoch" in ev.status.text(), timeout=TIMEOUT)
+    ev = start_long_evaluation(window, qtbot, runs[0], repeats=2)
     assert 0 <= ev.progress.value() < ev.progress.maximum()
     ev.stop_button.click()
     qtbot.waitUntil(lambda: not ev.evaluating, timeout=TIMEOUT)
@@ -282,11 +288,7 @@ def test_set_viewer_shows_the_whole_set_by_class(window, qtbot, runs):
 
 
 def test_closing_during_an_evaluation_waits_for_it(window, qtbot, runs):
-    select(window, runs[0])
-    ev = window.evaluation
-    tiny_eval(ev, ipcs="2", epochs=2000, repeats=1)
-    ev.eval_button.click()
-    qtbot.waitUntil(lambda: "epoch" in ev.status.text(), timeout=TIMEOUT)
+    ev = start_long_evaluation(window, qtbot, runs[0], repeats=1)
     assert window.close() is False  # asks (stubbed yes), stops, closes when done
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=TIMEOUT)
     assert not ev.evaluating and ev.last_status == "stopped"
