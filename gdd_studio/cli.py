@@ -224,7 +224,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         settings.gan_only = False
     if args.no_dsa:
         settings.dsa = False
-    evaluation = Evaluation(args.run_dir, settings, device=args.device)
+    sampling = _sampling_override(args)
+    evaluation = Evaluation(args.run_dir, settings, device=args.device, sampling=sampling)
     control = RunControl()
     reporter = ConsoleReporter(quiet=args.quiet)
 
@@ -244,12 +245,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sampling_override(args: argparse.Namespace):
+    """The run's phase-3 settings with --selection/--candidates applied, or None."""
+    from .engine.artifacts import run_config
+
+    if args.selection is None and args.candidates is None:
+        return None
+    sampling = run_config(Path(args.run_dir)).sampling
+    if args.selection is not None:
+        sampling.selection = args.selection
+    if args.candidates is not None:
+        sampling.candidates = args.candidates
+    return sampling
+
+
 def _results_table(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'network':<10} {'IPC':>5}  {'source':<12} {'accuracy (%)':>16}  n"]
+    head = f"{'network':<10} {'IPC':>5}  {'source':<12} {'selection':<10} {'accuracy (%)':>16}  n"
+    lines = [head]
     for r in rows:
         ipc = "all" if r["ipc"] is None else str(r["ipc"])
         acc = f"{100 * r['mean']:.2f} +- {100 * r['std']:.2f}"
-        lines.append(f"{r['arch']:<10} {ipc:>5}  {r['source']:<12} {acc:>16}  {r['n']}")
+        sel = r.get("selection") or ("random" if r["source"] in ("distilled", "gan-only") else "")
+        lines.append(f"{r['arch']:<10} {ipc:>5}  {r['source']:<12} {sel:<10} {acc:>16}  {r['n']}")
     return "\n".join(lines)
 
 
@@ -263,7 +280,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"generator written to {out}")
         return EXIT_OK
     ipc = args.ipc if args.ipc is not None else run_config(run_dir).ipc
-    out = export_set(run_dir, args.format, ipc, Path(args.out), overwrite=args.force)
+    sampling = _sampling_override(args)
+    out = export_set(
+        run_dir, args.format, ipc, Path(args.out), overwrite=args.force, sampling=sampling
+    )
     print(f"distilled set (IPC {ipc}, {args.format}) written to {out}")
     return EXIT_OK
 
@@ -312,6 +332,18 @@ def cmd_presets(args: argparse.Namespace) -> int:
             f" batches; eval {c.evaluation.epochs} epochs x{c.evaluation.repeats}"
         )
     return EXIT_OK
+
+
+def _selection_flags(parser: argparse.ArgumentParser) -> None:
+    from .config import SELECTIONS
+
+    parser.add_argument(
+        "--selection", choices=list(SELECTIONS),
+        help="how the generator's draws become the set (default: the run's sampling.selection)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--candidates", type=int, help="herding: draws per kept image (default: the run's)"
+    )
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -380,15 +412,22 @@ def make_parser() -> argparse.ArgumentParser:
         choices=["final", "best-of-checks"],
         help="best-of-checks: [DiM], peeks at the test set",
     )
+    _selection_flags(ev)
     ev.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps (default: the run's)")
     ev.add_argument("--quiet", action="store_true", help="one line per finished row")
     ev.set_defaults(func=cmd_evaluate)
 
     ex = sub.add_parser("export", help="write the distilled set or the generator")
     ex.add_argument("run_dir")
-    ex.add_argument("--format", required=True, choices=["pt", "npz", "png", "generator"])
+    ex.add_argument(
+        "--format", required=True, choices=["pt", "npz", "png", "tensors", "generator"],
+        help="tensors: a folder with images_best.pt + labels_best.pt (MTT/DATM, DD-Ranking)",
+    )  # fmt: skip
     ex.add_argument("--ipc", type=int, help="images per class (default: the run's IPC)")
-    ex.add_argument("--out", required=True, help="file (pt, npz, generator) or folder (png)")
+    _selection_flags(ex)
+    ex.add_argument(
+        "--out", required=True, help="file (pt, npz, generator) or folder (png, tensors)"
+    )
     ex.add_argument("--force", action="store_true", help="replace an existing target")
     ex.set_defaults(func=cmd_export)
 

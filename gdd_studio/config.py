@@ -26,6 +26,7 @@ EVAL_REPORT = ("final", "best-of-checks")
 EVAL_PROTOCOLS = ("fixed", "on-the-fly")
 CLASSIFIERS = ("convnet3", "resnet10", "resnet18", "alexnet", "vgg11")
 EVAL_ARCHS = ("convnet3", "resnet18", "alexnet", "vgg11")
+SELECTIONS = ("herding", "random")
 
 # lambda, the weight of the matching term, per dataset family (METHOD.md).
 LAMBDA_DEFAULTS = {"mnist": 0.001, "fashion-mnist": 0.01, "cifar10": 0.01, "custom": 0.01}
@@ -82,6 +83,16 @@ class DistillConfig:
 
 
 @dataclass
+class SamplingConfig:
+    """Phase 3: how the generator's draws become the distilled set (engine/selection.py)."""
+
+    selection: str = "herding"  # "random": the first IPC draws per class (the paper's)
+    candidates: int = 10  # draws per kept image; a class chooses from max(IPC x this, 50)
+    observer_width: int = 64  # the ConvNet-3 whose features herding matches
+    observer_epochs: int = 10  # its passes over the real training split
+
+
+@dataclass
 class EvalConfig:
     """Phase 4: the fixed-set evaluation protocol of the distillation literature."""
 
@@ -125,6 +136,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     gan: GanConfig = field(default_factory=GanConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
     evaluation: EvalConfig = field(default_factory=EvalConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
 
@@ -333,6 +345,7 @@ def preset_config(name: str) -> RunConfig:
         pool_batches=1,
         pool_width=8,
     )
+    cfg.sampling = SamplingConfig(candidates=3, observer_width=8, observer_epochs=1)
     cfg.evaluation = EvalConfig(epochs=5, repeats=1, width=16, full_real_epochs=1)
     cfg.monitor = MonitorConfig(grid_every=4, checkpoint_every=5, log_every=2)
     return cfg
@@ -413,6 +426,7 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"gan.gp_weight must be 0 or more, got {g.gp_weight}")
     if not (0 <= g.beta1 < 1 and 0 <= g.beta2 < 1):
         raise ConfigError(f"gan.beta1 and gan.beta2 must lie in [0, 1), got {g.beta1}, {g.beta2}")
+    validate_sampling(cfg.sampling)
     validate_evaluation(cfg.evaluation)
     check_device_name(cfg.device)
 
@@ -458,6 +472,18 @@ def validate_for_dataset(cfg: RunConfig, num_classes: int, per_class: list[int])
             f"model.nz ({cfg.model.nz}) must be at least the number of classes ({num_classes}), "
             "because the label is written into the first entries of the noise"
         )
+
+
+def validate_sampling(s: SamplingConfig) -> None:
+    """Check the phase-3 settings (also on their own, for a set made after the run)."""
+    _choice("sampling.selection", s.selection, SELECTIONS)
+    for key, value in (
+        ("sampling.candidates", s.candidates),
+        ("sampling.observer_width", s.observer_width),
+        ("sampling.observer_epochs", s.observer_epochs),
+    ):
+        if value < 1:
+            raise ConfigError(f"{key} must be at least 1, got {value}")
 
 
 def _choice(key: str, value: str, options: tuple[str, ...]) -> None:

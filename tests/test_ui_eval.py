@@ -131,8 +131,10 @@ def test_evaluate_from_the_window_fills_table_and_chart(window, make_window, qtb
     assert sorted(set(column(ev.table, 3))) == [
         "GAN only (phase 1)", "distilled (GAN + SKD)", "random real subset",
     ]  # fmt: skip
-    assert all("±" in text for text in column(ev.table, 4))
-    assert set(column(ev.table, 5)) == {"2"}
+    # Generator-made sets name the rule that chose them; the real subset has none.
+    assert sorted(set(column(ev.table, 4))) == ["", "herding"]
+    assert all("±" in text for text in column(ev.table, 5))
+    assert set(column(ev.table, 6)) == {"2"}
     kinds = [ev.chart_kind.itemText(i) for i in range(ev.chart_kind.count())]
     assert kinds == ["by network, IPC 1", "by network, IPC 2", "against IPC, ConvNet-3"]
     assert len(ev.chart.drawn) == 3 and {d[1] for d in ev.chart.drawn} == {"ConvNet-3"}
@@ -185,7 +187,8 @@ def test_bad_evaluation_settings_give_one_message(window, qtbot, runs, tmp_path)
     tiny_eval(ev)
     ev.eval_button.click()
     assert not ev.evaluating and "no generator yet" in window.last_message[1]
-    window.tabs.setCurrentWidget(window.viewer)
+    with qtbot.waitSignal(window.viewer.loaded, timeout=TIMEOUT):
+        window.tabs.setCurrentWidget(window.viewer)
     assert "no generator yet" in window.viewer.view.text()
 
 
@@ -276,15 +279,47 @@ def test_exports_from_the_window_read_back(window, qtbot, runs, tmp_path):
 
 def test_set_viewer_shows_the_whole_set_by_class(window, qtbot, runs):
     select(window, runs[0])
-    window.tabs.setCurrentWidget(window.viewer)
     v = window.viewer
+    with qtbot.waitSignal(v.loaded, timeout=TIMEOUT):  # made on a worker thread
+        window.tabs.setCurrentWidget(window.viewer)
     assert v.images is not None and len(v.images) == 6  # the run's IPC 2, 3 classes
     small = v.view.pixmap().width()
     v.zoom.setValue(4)
     assert v.view.pixmap().width() > small
-    v.ipc.setValue(30)  # more than one line of 25 per class
+    with qtbot.waitSignal(v.loaded, timeout=TIMEOUT):
+        v.ipc.setValue(30)  # more than one line of 25 per class
     assert len(v.images) == 90 and (runs[0] / "distilled" / "ipc30.npz").is_file()
     assert "90 images, 3 classes" in v.caption.text()
+
+
+def test_set_viewer_shows_candidates_with_the_kept_ones_marked(window, qtbot, runs):
+    select(window, runs[0])
+    v = window.viewer
+    with qtbot.waitSignal(v.loaded, timeout=TIMEOUT):
+        window.tabs.setCurrentWidget(window.viewer)
+    assert v.selection.currentData() == "herding" and "chosen by herding" in v.caption.text()
+    kept_width = v.view.pixmap().width()
+    v.show_candidates.setChecked(True)
+    st = v.stored
+    assert len(st.candidate_labels) > len(st.labels)
+    assert v.view.pixmap().width() > kept_width and "framed: kept" in v.caption.text()
+    # Hovering a tile names its class, whether it was kept and the observer's confidence.
+    top, left, index = v._tiles[0]
+    k = v.zoom.value()
+    pix = v.view.pixmap()
+    x = (v.view.width() - pix.width()) // 2 + v._margin + left * k + 1
+    y = (v.view.height() - pix.height()) // 2 + top * k + 1
+    assert v.tile_at(x, y) == index
+    text = v.describe(index)
+    assert ("kept" in text or "rejected" in text) and "confidence" in text
+    kept = [i for _, _, i in v._tiles if i in set(st.kept.tolist())]
+    assert "kept" in v.describe(kept[0])
+    # Another rule: another set, kept beside the run's own; no candidates to show.
+    with qtbot.waitSignal(v.loaded, timeout=TIMEOUT):
+        v.selection.setCurrentIndex(v.selection.findData("random"))
+    assert v.stored.selection == "random" and not v.show_candidates.isEnabled()
+    assert (runs[0] / "distilled" / "ipc2-random.npz").is_file()
+    assert "first draws" in v.caption.text()
 
 
 def test_closing_during_an_evaluation_waits_for_it(window, qtbot, runs):

@@ -1,25 +1,29 @@
 """What a finished run leaves behind, read back: its generators and the sets they make.
 
 Evaluation and exports both start here. The generator can make any IPC after the run, so
-a set that is asked for and not yet stored is sampled (with the run's phase-3 seed, so the
-run's own IPC gives exactly the stored ``distilled/ipc<N>.npz``) and kept for next time.
+a set that is asked for and not yet stored is made (drawn with the run's phase-3 seed and
+chosen by its selection rule, so the run's own IPC gives exactly the stored
+``distilled/ipc<N>.npz``) and kept for next time. Every stored set records the selection
+that made it; asking for another selection makes a new set, never reuses the old one.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..config import RunConfig
+from ..config import RunConfig, SamplingConfig
 from ..data import ImageDataset, load_dataset
 from ..errors import CheckpointError, GddError
 from ..models.gan import Generator
 from . import storage
-from .sampling import SEED_SAMPLE, sample_images
+from .sampling import SEED_OBSERVER, SEED_SAMPLE
 
 CHECKPOINT_FORMAT = 1
 
@@ -30,7 +34,15 @@ def run_config(run_dir: Path) -> RunConfig:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise CheckpointError(f"{run_dir} is not a run folder (no config.json in it)")
-    return RunConfig.load(path)
+    cfg = RunConfig.load(path)
+    try:
+        written = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # pragma: no cover - load() just read it
+        written = {}
+    if "sampling" not in written:
+        # Written before selection rules existed: its sets were the first draws.
+        cfg.sampling = SamplingConfig(selection="random")
+    return cfg
 
 
 def write_dataset_info(run_dir: Path, dataset_id: str, data: ImageDataset) -> dict[str, Any]:
@@ -114,10 +126,49 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
-def synthetic_set_path(run_dir: Path, ipc: int, source: str = "distilled") -> Path:
+def synthetic_set_path(
+    run_dir: Path, ipc: int, source: str = "distilled", selection: str | None = None
+) -> Path:
+    """Where a generator's set is kept: ``distilled/ipc<N>.npz`` for the run's own rule;
+    a set chosen by another rule gets the rule's name (``ipc<N>-random.npz``)."""
+    suffix = ""
+    if selection is not None and selection != run_config(run_dir).sampling.selection:
+        suffix = f"-{selection}"
     if source == "distilled":
-        return Path(run_dir) / "distilled" / f"ipc{ipc}.npz"
-    return Path(run_dir) / "eval" / f"{source}-ipc{ipc}.npz"
+        return Path(run_dir) / "distilled" / f"ipc{ipc}{suffix}.npz"
+    return Path(run_dir) / "eval" / f"{source}-ipc{ipc}{suffix}.npz"
+
+
+@dataclass
+class StoredSet:
+    """A generator's set as stored: the kept images and what they were chosen from."""
+
+    images: np.ndarray  # uint8 (N, H, W, C)
+    labels: np.ndarray  # int64 (N,)
+    spec: dict[str, Any]  # the selection that made it (selection.selection_spec)
+    new: bool  # made by this call (not read back)
+    candidates: np.ndarray | None = None  # every draw considered (herding), for the viewer
+    candidate_labels: np.ndarray | None = None
+    kept: np.ndarray | None = None  # indices of the kept images among the candidates
+    confidence: np.ndarray | None = None  # the observer's probability of each draw's label
+
+    @property
+    def selection(self) -> str:
+        return str(self.spec.get("selection", "random"))
+
+
+def read_stored_set(path: Path) -> StoredSet:
+    """A set file as written by ``synthetic_set`` (or before selections were recorded)."""
+    try:
+        with np.load(path) as f:
+            spec = json.loads(str(f["selection"])) if "selection" in f else {"selection": "random"}
+            extra = {
+                key: f[key] for key in ("candidates", "candidate_labels", "kept", "confidence")
+                if key in f
+            }  # fmt: skip
+            return StoredSet(f["images"], f["labels"].astype(np.int64), spec, False, **extra)
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        raise GddError(f"{path} is corrupt ({type(exc).__name__}); delete it to resample") from None
 
 
 def synthetic_set(
@@ -126,25 +177,70 @@ def synthetic_set(
     source: str = "distilled",
     device: torch.device | str = "cpu",
     generator: Generator | None = None,
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(uint8 N x H x W x C images, int64 labels, newly sampled?) of a generator's set."""
+    sampling: SamplingConfig | None = None,
+    data: ImageDataset | None = None,
+    log: Callable[[str], None] = lambda m: None,
+    should_stop: Callable[[], bool] | None = None,
+) -> StoredSet:
+    """A generator's set at ``ipc``, chosen by ``sampling`` (default: the run's own rule).
+
+    Read back when stored with the same selection; otherwise drawn, chosen and stored.
+    Herding needs the real training split (``data``, loaded when not given) and the
+    run's observer (trained once, kept under ``selection/``). Raises GddError("stopped")
+    when ``should_stop`` interrupts the observer's training.
+    """
+    from .selection import (
+        load_or_train_observer,
+        real_class_means,
+        select_set,
+        selection_spec,
+    )
+
     if source not in SOURCES_WITH_GENERATOR:
         raise ValueError(f"no generator makes the {source!r} set")
     if ipc < 1:
         raise GddError(f"IPC must be at least 1, got {ipc}")
-    path = synthetic_set_path(run_dir, ipc, source)
-    if path.is_file():
-        try:
-            with np.load(path) as f:
-                return f["images"], f["labels"].astype(np.int64), False
-        except (OSError, ValueError, KeyError) as exc:
-            raise GddError(
-                f"{path} is corrupt ({type(exc).__name__}); delete it to resample"
-            ) from None
-    g = generator if generator is not None else load_run_generator(run_dir, source)
     cfg = run_config(run_dir)
-    images, labels = sample_images(
-        g.to(device), g.num_classes, ipc, cfg.model.nz, cfg.seed * 1000 + SEED_SAMPLE, device
-    )
-    storage.atomic_save_npz(path, images=images, labels=labels)
-    return images, labels, True
+    sampling = sampling or cfg.sampling
+    spec = selection_spec(sampling)
+    path = synthetic_set_path(run_dir, ipc, source, sampling.selection)
+    if path.is_file():
+        stored = read_stored_set(path)
+        if stored.spec == spec:
+            return stored
+        log(
+            f"{path.name} was chosen by '{stored.selection}' selection; "
+            f"making the '{spec['selection']}' set in its place"
+        )
+    g = generator if generator is not None else load_run_generator(run_dir, source)
+    g = g.to(device)
+    observer = targets = norm = None
+    if sampling.selection != "random":
+        from ..evaluation.train import normalizer
+
+        if data is None:
+            data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=False)
+        observer = load_or_train_observer(
+            Path(run_dir), data, sampling, cfg.seed * 1000 + SEED_OBSERVER, device, log,
+            should_stop,
+        )  # fmt: skip
+        if observer is None:
+            raise GddError("stopped while training the selection observer")
+        targets = real_class_means(observer, data, device)
+        norm = normalizer(data.mean, data.std, device)
+    chosen = select_set(
+        g, ipc, cfg.model.nz, cfg.seed * 1000 + SEED_SAMPLE, device, sampling, observer,
+        targets, norm,
+    )  # fmt: skip
+    arrays: dict[str, np.ndarray] = {
+        "images": chosen.images, "labels": chosen.labels, "selection": np.array(json.dumps(spec)),
+    }  # fmt: skip
+    extra: dict[str, Any] = {}
+    if sampling.selection != "random":
+        extra = {
+            "candidates": chosen.candidates, "candidate_labels": chosen.candidate_labels,
+            "kept": chosen.kept, "confidence": chosen.confidence,
+        }  # fmt: skip
+        arrays.update(extra)
+    storage.atomic_save_npz(path, **arrays)
+    return StoredSet(chosen.images, chosen.labels, spec, True, **extra)

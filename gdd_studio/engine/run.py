@@ -688,11 +688,14 @@ class Run:
         t.G.eval()
         storage.atomic_torch_save(self.generator_path, t.G.state_dict())
         self.distilled_path(cfg.ipc).unlink(missing_ok=True)  # a set of an earlier finish
-        _, labels, _ = synthetic_set(self.dir, cfg.ipc, generator=t.G, device=t.device)
+        chosen = synthetic_set(
+            self.dir, cfg.ipc, generator=t.G, device=t.device, data=t.data, log=self._log
+        )
+        labels = chosen.labels
         t.elapsed = clock.elapsed()
         self._log(
             f"finished in {t.elapsed / 60:.1f} min: generator.pt and "
-            f"distilled/ipc{cfg.ipc}.npz ({len(labels)} images)"
+            f"distilled/ipc{cfg.ipc}.npz ({len(labels)} images, {chosen.selection} selection)"
         )
         self._write_info(status="finished", message="", elapsed_s=t.elapsed, finished=time.time())
         self._emit(RunFinished("finished", str(self.dir), f"{len(labels)} images"))

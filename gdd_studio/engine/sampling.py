@@ -9,7 +9,9 @@ from torch import Tensor
 from ..models.gan import Generator, conditional_noise
 
 # Seed offsets: one generator per purpose, so that adding draws to one never shifts another.
-SEED_DATA, SEED_NOISE, SEED_AUG, SEED_POOL, SEED_GRID, SEED_SAMPLE, SEED_SELECT = range(1, 8)
+(SEED_DATA, SEED_NOISE, SEED_AUG, SEED_POOL, SEED_GRID, SEED_SAMPLE, SEED_SELECT, SEED_OBSERVER) = (
+    range(1, 9)
+)
 
 
 def to_uint8(images: Tensor) -> np.ndarray:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..engine.artifacts import run_config
 from ..errors import GddError
-from .protocol import SOURCE_TITLES, load_results
+from .protocol import load_results, source_title
 
 # Settings that do not change what a run's generator learns.
 IGNORED_PREFIXES = ("evaluation.", "monitor.")
@@ -87,10 +87,6 @@ def run_labels(run_dirs: Sequence[Path]) -> dict[Path, str]:
     return labels
 
 
-def _source_title(source: str) -> str:
-    return SOURCE_TITLES.get(source, source)
-
-
 def comparison_rows(run_dirs: Sequence[Path]) -> list[dict[str, Any]]:
     """The result rows of every run; with several runs, each row names its run.
 
@@ -115,17 +111,17 @@ def comparison_rows(run_dirs: Sequence[Path]) -> list[dict[str, Any]]:
                 key = (row.get("arch"), row.get("ipc"), source, row.get("epochs"))
                 shared.setdefault(key, []).append(row)
                 continue
-            row["label"] = f"{labels[d]}: {_source_title(source)}"
+            row["label"] = f"{labels[d]}: {source_title(row)}"
             rows.append(row)
     for group in shared.values():
         same = len({tuple(r.get("accuracies") or ()) for r in group}) == 1
         if same:
             row = dict(group[0], run="", run_label="every run")
-            row["label"] = _source_title(row["source"])
+            row["label"] = source_title(row)
             rows.append(row)
         else:
             for row in group:
-                row["label"] = f"{row['run_label']}: {_source_title(row['source'])}"
+                row["label"] = f"{row['run_label']}: {source_title(row)}"
                 rows.append(row)
     return rows
 

@@ -32,7 +32,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..config import EvalConfig, resolve_device, validate_evaluation
+from ..config import (
+    EvalConfig,
+    SamplingConfig,
+    resolve_device,
+    validate_evaluation,
+    validate_sampling,
+)
 from ..data import ImageDataset, dataset_family, load_dataset
 from ..engine import storage
 from ..engine.artifacts import (
@@ -51,7 +57,7 @@ from ..engine.events import (
     LogMessage,
     RunControl,
 )
-from ..errors import ConfigError, user_message
+from ..errors import ConfigError, GddError, user_message
 from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
 from ..models.gan import Generator
 from ..models.nets import build_classifier
@@ -65,7 +71,7 @@ SOURCE_TITLES = {
     "full-real": "full real training set",
 }
 RESULT_COLUMNS = [
-    "arch", "ipc", "source", "n", "mean", "std", "accuracies", "images", "epochs",
+    "arch", "ipc", "source", "selection", "n", "mean", "std", "accuracies", "images", "epochs",
     "protocol", "report", "width", "seconds",
 ]  # fmt: skip
 CHECKS = 5  # test-set checks of the best-of-checks report [DiM]
@@ -124,9 +130,16 @@ class Evaluation:
         settings: EvalConfig | None = None,
         device: str | None = None,
         data: ImageDataset | None = None,
+        sampling: SamplingConfig | None = None,
     ) -> None:
         self.dir = Path(run_dir)
         self.run_cfg = run_config(self.dir)
+        # How generator-made sets are chosen: the run's rule unless the caller names one;
+        # the same rule for the distilled set and the GAN-only baseline.
+        self.sampling = copy.deepcopy(sampling or self.run_cfg.sampling)
+        validate_sampling(self.sampling)
+        self._control = RunControl()
+        self._loaded: ImageDataset | None = None
         self.settings = copy.deepcopy(settings or self.run_cfg.evaluation)
         if not self.settings.ipcs:
             self.settings.ipcs = [self.run_cfg.ipc]
@@ -181,6 +194,7 @@ class Evaluation:
                 f"the smallest class: the random real baseline could not be drawn"
             )
         data = data.to(device)
+        self._loaded, self._control = data, control
         norm = normalizer(data.mean, data.std, device)
         strategy = DIGIT_STRATEGY if dataset_family(cfg.dataset) == "mnist" else DSA_STRATEGY
         dsa = DSA(strategy) if s.dsa else None
@@ -218,7 +232,15 @@ class Evaluation:
                     images, labels, epochs = data.x_train[idx], data.y_train[idx], s.epochs
                 else:
                     if (source, ipc) not in sets:
-                        sets[(source, ipc)] = self._synthetic_set(source, ipc, generators[source])
+                        try:
+                            sets[(source, ipc)] = self._synthetic_set(
+                                source, ipc, generators[source]
+                            )
+                        except GddError:
+                            if not control.stop_requested:
+                                raise
+                            status = "stopped"  # during the observer's training
+                            break
                     images, labels = sets[(source, ipc)]
                     epochs = s.epochs
                 x = norm(_to_float(images, device))
@@ -268,12 +290,18 @@ class Evaluation:
 
     def _synthetic_set(self, source: str, ipc: int, g: Generator) -> tuple[Tensor, Tensor]:
         """A generator's fixed set: stored once, reused by every later evaluation."""
-        images, labels, new = synthetic_set(self.dir, ipc, source, self.device, generator=g)
-        if new:
-            where = synthetic_set_path(self.dir, ipc, source)
-            self._log(f"sampled {len(labels)} images from the {source} generator into {where}")
-        x = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().to(self.device)
-        return x, torch.from_numpy(labels).to(self.device)
+        stored = synthetic_set(
+            self.dir, ipc, source, self.device, generator=g, sampling=self.sampling,
+            data=self._loaded, log=self._log, should_stop=lambda: self._control.stop_requested,
+        )  # fmt: skip
+        if stored.new:
+            where = synthetic_set_path(self.dir, ipc, source, self.sampling.selection)
+            self._log(
+                f"chose {len(stored.labels)} images from the {source} generator "
+                f"({stored.selection} selection) into {where}"
+            )
+        x = torch.from_numpy(stored.images).permute(0, 3, 1, 2).contiguous().to(self.device)
+        return x, torch.from_numpy(stored.labels).to(self.device)
 
     def _on_the_fly(self, g: Generator, labels: Tensor, norm, seed: int):
         """[DiM] A fresh draw from the generator every epoch, same labels."""
@@ -339,6 +367,7 @@ class Evaluation:
             "accuracies": [round(float(a), 6) for a in acc],
             "images": images,
             "epochs": epochs,
+            "selection": self.sampling.selection if source in SOURCES_WITH_GENERATOR else None,
             "protocol": s.protocol if source in ("distilled", "gan-only") else "fixed",
             "report": s.report,
             "width": s.width,
@@ -351,10 +380,8 @@ class Evaluation:
     def _save(self, new_rows: list[dict[str, Any]]) -> dict[str, Any]:
         """Merge the new rows into eval/results.json (and .csv), replacing same-key rows."""
         old = load_results(self.dir) or {"results": []}
-        keys = {(r["arch"], r["ipc"], r["source"]) for r in new_rows}
-        kept = [
-            r for r in old["results"] if (r.get("arch"), r.get("ipc"), r.get("source")) not in keys
-        ]
+        keys = {_row_key(r) for r in new_rows}
+        kept = [r for r in old["results"] if _row_key(r) not in keys]
         rows = sorted(kept + new_rows, key=_sort_key)
         protocol = asdict(self.settings)
         protocol.update(
@@ -371,11 +398,43 @@ class Evaluation:
         return doc
 
 
+def _row_key(row: dict[str, Any]) -> tuple:
+    """What a row measures: a new row replaces an old one with the same key.
+
+    Sets chosen by different selection rules are different sets, so their rows stand side
+    by side (rows written before the selection was recorded were the first draws).
+    """
+    selection = row.get("selection") or (
+        "random" if row.get("source") in SOURCES_WITH_GENERATOR else None
+    )
+    return (row.get("arch"), row.get("ipc"), row.get("source"), selection)
+
+
 def _sort_key(row: dict[str, Any]) -> tuple:
     ipc = row.get("ipc")
     source = row.get("source")
     order = SOURCES.index(source) if source in SOURCES else len(SOURCES)
-    return (str(row.get("arch")), math.inf if ipc is None else ipc, order)
+    return (
+        str(row.get("arch")),
+        math.inf if ipc is None else ipc,
+        order,
+        str(row.get("selection") or ""),
+    )
+
+
+def source_title(row: dict[str, Any]) -> str:
+    """The source of a row as a legend names it.
+
+    A generator-made set chosen by another rule than the default (herding) says so, so
+    that sets of two rules never share a name (rows written before selections were
+    recorded were the first draws: "random").
+    """
+    source = str(row.get("source"))
+    title = SOURCE_TITLES.get(source, source)
+    selection = row.get("selection") or "random"
+    if source in SOURCES_WITH_GENERATOR and selection != SamplingConfig().selection:
+        title += f", {selection} selection"
+    return title
 
 
 def _row_title(arch: str, ipc: int | None, source: str) -> str:
@@ -420,4 +479,5 @@ __all__ = [
     "random_real_indices",
     "results_csv",
     "results_path",
+    "source_title",
 ]

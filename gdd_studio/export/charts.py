@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import storage
-from ..evaluation.protocol import SOURCE_TITLES, SOURCES, results_csv
+from ..evaluation.protocol import SOURCES, results_csv, source_title
 from ..models.nets import ARCH_TITLES
 from .sets import ExportError, check_target
 
@@ -27,7 +27,7 @@ COLOURS = ["#3b6fb6", "#e08a2c", "#5aa055", "#9a9a9a", "#b5497a", "#6a51a3", "#2
 def series_name(row: dict[str, Any]) -> str:
     if row.get("label"):
         return str(row["label"])
-    return SOURCE_TITLES.get(row.get("source", ""), str(row.get("source")))
+    return source_title(row)
 
 
 def ordered_series(rows: Sequence[dict[str, Any]]) -> list[str]:

@@ -11,6 +11,12 @@ export never leaves a half-written file and never destroys one by surprise.
   embedded MNIST sample, plus ``classes``.
 - PNG folder: ``<class>/<index>.png`` (torchvision's ``ImageFolder`` layout). Class folders
   sort in label order, so ImageFolder's labels are the run's labels.
+- tensors folder: ``images_best.pt`` (float32 N x C x H x W, *normalized* with the dataset's
+  mean/std, as MTT/DATM store their sets and DD-Ranking reads them), ``labels_best.pt``
+  (int64 N) and ``meta.json`` (normalization, classes, selection); plain tensors, so
+  ``torch.load(path, weights_only=True)`` reads them.
+
+Every set export records the selection rule that chose its images.
 - generator: a ``.pt`` dict with the state dict and everything needed to rebuild and
   sample it (``load_generator_file``), again readable with ``weights_only=True``.
 """
@@ -29,6 +35,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..config import SamplingConfig, validate_sampling
 from ..engine import storage
 from ..engine.artifacts import (
     dataset_info,
@@ -41,7 +48,7 @@ from ..engine.sampling import sample_images
 from ..errors import GddError
 from ..models.gan import Generator
 
-SET_FORMATS = ("pt", "npz", "png")
+SET_FORMATS = ("pt", "npz", "png", "tensors")
 FORMATS = (*SET_FORMATS, "generator")
 GENERATOR_FORMAT = "gdd-studio-generator/1"
 
@@ -75,16 +82,29 @@ def export_set(
     out: Path,
     overwrite: bool = False,
     device: str = "cpu",
+    sampling: SamplingConfig | None = None,
 ) -> Path:
-    """Write the run's distilled set at ``ipc`` (sampled from its generator if not stored)."""
+    """Write the run's distilled set at ``ipc`` (made from its generator if not stored).
+
+    ``sampling`` chooses the selection rule (default: the run's own).
+    """
     if fmt not in SET_FORMATS:
         raise ExportError(f"unknown set format '{fmt}' (choose from: {', '.join(SET_FORMATS)})")
     out = check_target(Path(out), overwrite)
     info, cfg = dataset_info(run_dir), run_config(run_dir)
-    images, labels, _ = synthetic_set(Path(run_dir), ipc, "distilled", device)
+    if sampling is not None:
+        validate_sampling(sampling)
+    stored = synthetic_set(Path(run_dir), ipc, "distilled", device, sampling=sampling)
+    images, labels = stored.images, stored.labels
     classes = list(info["classes"])
+    selection = json.dumps(stored.spec)
     if fmt == "npz":
-        storage.atomic_save_npz(out, images=images, labels=labels, classes=np.array(classes))
+        storage.atomic_save_npz(
+            out, images=images, labels=labels, classes=np.array(classes),
+            selection=np.array(selection),
+        )  # fmt: skip
+    elif fmt == "tensors":
+        _write_tensor_folder(out, images, labels, classes, info, cfg, ipc, stored.spec)
     elif fmt == "pt":
         payload = {
             "images": torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255).contiguous(),
@@ -95,6 +115,7 @@ def export_set(
             "mean": list(info["mean"]),
             "std": list(info["std"]),
             "normalization": "images are in [0, 1]; normalize with (x - mean) / std per channel",
+            "selection": stored.spec,
             "config": cfg.to_dict(),
             "gdd_studio": __version__,
         }
@@ -120,6 +141,30 @@ def _write_png_folder(out: Path, images: np.ndarray, labels: np.ndarray, classes
         (tmp / "classes.json").write_text(
             json.dumps({"folders": names, "classes": classes}, indent=2) + "\n", encoding="utf-8"
         )
+        _replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_tensor_folder(out, images, labels, classes, info, cfg, ipc, spec) -> None:
+    """MTT/DATM's ``images_best.pt`` + ``labels_best.pt`` (DD-Ranking's tensor input)."""
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255)
+    mean = torch.tensor(info["mean"], dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.tensor(info["std"], dtype=torch.float32).view(1, -1, 1, 1)
+    meta = {
+        "images": "images_best.pt: float32 N x C x H x W, normalized: (x - mean) / std with x "
+        "in [0, 1]; multiply by std and add mean to get [0, 1] back",
+        "labels": "labels_best.pt: int64 N, the class index of every image",
+        "mean": list(info["mean"]), "std": list(info["std"]), "classes": classes,
+        "dataset": cfg.dataset, "ipc": ipc, "images_count": len(labels), "selection": spec,
+        "gdd_studio": __version__,
+    }  # fmt: skip
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        torch.save(((x - mean) / std).contiguous(), tmp / "images_best.pt")
+        torch.save(torch.from_numpy(labels.astype(np.int64)), tmp / "labels_best.pt")
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         _replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -766,6 +766,7 @@ class MainWindow(QMainWindow):
             QCoreApplication.sendPostedEvents(self)  # the worker's last signals
             self._on_thread_finished()
         self.evaluation.shutdown()
+        self.viewer.shutdown()
         self._redraw_timer.stop()
         self._poll_timer.stop()
 

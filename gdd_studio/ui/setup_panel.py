@@ -52,6 +52,10 @@ from ..config import (
 from ..models.nets import ARCH_TITLES
 
 LOSS_TITLES = {"skd": "SKD (KL divergence)", "mse": "MSE (DiM)", "none": "none (GAN only)"}
+SELECTION_TITLES = {
+    "herding": "herding toward real (best)",
+    "random": "first draws (the paper's)",
+}
 CUSTOM = "__custom__"  # item data prefix of the "Image folder..." / "NPZ file..." entries
 
 
@@ -268,6 +272,14 @@ class SetupPanel(QWidget):
         ):
             form.addRow(label, widget)
             self._bind(key, widget)
+        self.selection = _combo(
+            "selectionCombo", SELECTION_TITLES,
+            "how the generator's draws become the distilled set: herding draws many "
+            "candidates per class and keeps those whose mean feature tracks the real class "
+            "mean (an observer network's features); random keeps the first draws (the paper's)",
+        )  # fmt: skip
+        form.addRow("Set selection", self.selection)
+        self._bind("sampling.selection", self.selection)
         layout.addWidget(box)
 
         # ---- advanced ----
@@ -353,6 +365,33 @@ class SetupPanel(QWidget):
                 _combo("discriminatorCombo", DISCRIMINATOR_MODES),
             ),
             ("distill.augment", "", QCheckBox("DSA augmentation", objectName="augmentCheck")),
+        )
+        adv.addWidget(box)
+
+        box = QGroupBox("Phase 3: the distilled set")
+        form = self._form(box)
+        self._rows(
+            form,
+            (
+                "sampling.candidates",
+                "Candidates / image",
+                _spin(
+                    1,
+                    1000,
+                    "candidatesSpin",
+                    "herding chooses from IPC x this draws per class (at least 50)",
+                ),
+            ),
+            (
+                "sampling.observer_width",
+                "Observer width",
+                _spin(1, 1024, "observerWidthSpin", "channels of the ConvNet-3 observer"),
+            ),
+            (
+                "sampling.observer_epochs",
+                "Observer epochs",
+                _spin(1, 10**4, "observerEpochsSpin", "its passes over the real training split"),
+            ),
         )
         adv.addWidget(box)
 

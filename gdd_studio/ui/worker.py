@@ -110,3 +110,39 @@ class EvalWorker(QObject):
         finally:
             self.done.emit((status, message))
             QThread.currentThread().quit()
+
+
+class SetWorker(QObject):
+    """Makes (or reads back) a run's set off the GUI thread.
+
+    A set chosen by herding may train the run's observer first (seconds to a minute on a
+    CPU) and a wide generator at a large IPC samples for a while: none of it may freeze
+    the window. ``done`` carries ("ok", (run_dir, ipc, StoredSet, classes)) or
+    ("failed", message).
+    """
+
+    done = Signal(object)
+
+    def __init__(self, run_dir: Path, ipc: int, sampling=None) -> None:
+        super().__init__()
+        self.run_dir, self.ipc, self.sampling = Path(run_dir), ipc, sampling
+        self.control = RunControl()
+
+    @Slot()
+    def run(self) -> None:
+        from ..engine.artifacts import dataset_info, require_generator, synthetic_set
+
+        result: tuple[str, object] = ("failed", "")
+        try:
+            require_generator(self.run_dir)
+            stored = synthetic_set(
+                self.run_dir, self.ipc, "distilled", "cpu", sampling=self.sampling,
+                should_stop=lambda: self.control.stop_requested,
+            )  # fmt: skip
+            classes = [str(c) for c in dataset_info(self.run_dir)["classes"]]
+            result = ("ok", (self.run_dir, self.ipc, stored, classes))
+        except Exception as exc:  # noqa: BLE001 - the viewer shows it
+            result = ("failed", user_message(exc))
+        finally:
+            self.done.emit(result)
+            QThread.currentThread().quit()

@@ -1,0 +1,197 @@
+"""Phase-3 selection: herding, the recorded rule, new sets for new rules, exports."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from gdd_studio.cli import main
+from gdd_studio.config import SamplingConfig
+from gdd_studio.engine.artifacts import read_stored_set, run_config, synthetic_set
+from gdd_studio.engine.run import Run
+from gdd_studio.engine.selection import herding, selection_spec
+from gdd_studio.errors import ConfigError
+from gdd_studio.evaluation.protocol import Evaluation, load_results
+from gdd_studio.export import export_set
+from tests.helpers import tiny_config, write_tiny_npz
+
+
+def test_herding_tracks_the_target_mean():
+    # Candidates: three tight clusters; the target is the mean of clusters a and b.
+    a, b, c = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]), torch.tensor([5.0, 5.0])
+    feats = torch.stack([c, a, c + 0.01, b, a + 0.02, c - 0.01])
+    target = (a + b) / 2
+    picks = herding(feats, target, 2)
+    assert sorted(picks) == [1, 3]  # one of each of a and b, never the far cluster
+    # The first pick is the single candidate closest to the target.
+    one = herding(feats, torch.tensor([0.9, 0.1]), 1)
+    assert one == [1]
+    # Never the same candidate twice, even when it stays the closest.
+    assert len(set(herding(feats, a, 4))) == 4
+
+
+def test_herding_beats_the_first_draws_at_matching_the_mean():
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(200, 16, generator=g) + 0.5
+    target = torch.zeros(16)
+    herd = feats[herding(feats, target, 10)].mean(0)
+    first = feats[:10].mean(0)
+    assert (herd - target).norm() < 0.5 * (first - target).norm()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("selrun")
+    data = write_tiny_npz(root / "tiny.npz", classes=3, per_class=12)
+    cfg = tiny_config(f"npz:{data}")
+    assert cfg.sampling.selection == "herding"
+    run = Run.create(cfg, root / "runs")
+    assert run.execute() == "finished"
+    return run.dir
+
+
+def test_a_finished_run_keeps_a_herded_set_and_what_it_was_chosen_from(tiny_run):
+    stored = read_stored_set(tiny_run / "distilled" / "ipc2.npz")
+    cfg = run_config(tiny_run)
+    assert stored.spec == selection_spec(cfg.sampling) and stored.selection == "herding"
+    assert stored.images.shape == (6, 28, 28, 1) and stored.labels.tolist() == [0, 0, 1, 1, 2, 2]
+    per_class = max(2 * cfg.sampling.candidates, 50)
+    assert stored.candidates.shape[0] == 3 * per_class
+    assert np.array_equal(stored.candidates[stored.kept], stored.images)
+    assert np.array_equal(stored.candidate_labels[stored.kept], stored.labels)
+    assert stored.confidence.shape == (3 * per_class,)
+    assert ((stored.confidence >= 0) & (stored.confidence <= 1)).all()
+    # The observer is kept, so a later set (another IPC) is chosen by the same network.
+    assert list((tiny_run / "selection").glob("observer-*.pt"))
+    log = (tiny_run / "log.txt").read_text()
+    assert "herding selection" in log and "selection observer" in log
+
+
+def test_the_same_selection_gives_the_same_set(tiny_run, tmp_path):
+    again = synthetic_set(tiny_run, 3, "distilled")
+    assert again.new
+    copy = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(tiny_run, copy)
+    for f in (copy / "distilled").glob("ipc3*.npz"):
+        f.unlink()
+    redo = synthetic_set(copy, 3, "distilled")
+    assert redo.new and np.array_equal(redo.images, again.images)
+    # Read back, not made again.
+    assert not synthetic_set(tiny_run, 3, "distilled").new
+
+
+def test_another_rule_makes_another_set_never_reusing_the_old_file(tiny_run):
+    herded = synthetic_set(tiny_run, 2, "distilled")
+    assert not herded.new and herded.selection == "herding"
+    random = synthetic_set(tiny_run, 2, "distilled", sampling=SamplingConfig(selection="random"))
+    assert random.new and random.selection == "random"
+    assert (tiny_run / "distilled" / "ipc2-random.npz").is_file()
+    assert not np.array_equal(random.images, herded.images)
+    # The random rule is exactly the paper's draw: the first IPC noise draws per class.
+    from gdd_studio.engine.artifacts import load_run_generator
+    from gdd_studio.engine.sampling import SEED_SAMPLE, sample_images
+
+    cfg = run_config(tiny_run)
+    g = load_run_generator(tiny_run)
+    images, _ = sample_images(g, 3, 2, cfg.model.nz, cfg.seed * 1000 + SEED_SAMPLE, "cpu")
+    assert np.array_equal(random.images, images)
+    # The run's own file still holds its herded set; other herding settings remake it.
+    assert read_stored_set(tiny_run / "distilled" / "ipc2.npz").selection == "herding"
+    more = SamplingConfig(**{**cfg.sampling.__dict__, "candidates": cfg.sampling.candidates + 1})
+    remade = synthetic_set(tiny_run, 2, "distilled", sampling=more)
+    assert remade.new and remade.spec["candidates"] == cfg.sampling.candidates + 1
+    synthetic_set(tiny_run, 2, "distilled")  # back to the run's own settings
+
+
+def test_a_run_folder_from_before_selections_reads_as_random(tiny_run, tmp_path):
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(tiny_run, old)
+    cfg = json.loads((old / "config.json").read_text())
+    del cfg["sampling"]
+    (old / "config.json").write_text(json.dumps(cfg))
+    assert run_config(old).sampling.selection == "random"
+    with np.load(old / "distilled" / "ipc2.npz") as f:
+        legacy = {k: f[k] for k in ("images", "labels")}
+    np.savez(old / "distilled" / "ipc2.npz", **legacy)  # no "selection" key
+    stored = synthetic_set(old, 2, "distilled")
+    assert not stored.new and stored.selection == "random"
+
+
+def test_evaluation_rows_record_the_selection_and_keep_both_rules(tiny_run):
+    settings = run_config(tiny_run).evaluation
+    settings.epochs, settings.repeats = 1, 1
+    Evaluation(tiny_run, settings, device="cpu").execute()
+    Evaluation(
+        tiny_run, settings, device="cpu", sampling=SamplingConfig(selection="random")
+    ).execute()
+    rows = load_results(tiny_run)["results"]
+    sel = {(r["source"], r["selection"]) for r in rows}
+    assert {("distilled", "herding"), ("distilled", "random"), ("gan-only", "herding"),
+            ("gan-only", "random"), ("random-real", None)} <= sel  # fmt: skip
+    assert sum(r["source"] == "random-real" for r in rows) == 1  # replaced, not doubled
+    # GAN-only chose its set with the same rule and the same observer.
+    gan = read_stored_set(tiny_run / "eval" / "gan-only-ipc2.npz")
+    assert gan.spec == read_stored_set(tiny_run / "distilled" / "ipc2.npz").spec
+    csv_text = (tiny_run / "eval" / "results.csv").read_text()
+    assert "selection" in csv_text.splitlines()[0] and ",herding," in csv_text
+
+
+def test_bad_selection_settings_are_refused(tiny_run, tmp_path, capsys):
+    from gdd_studio.config import preset_config, set_value, validate
+
+    cfg = preset_config("smoke")
+    with pytest.raises(ConfigError, match="sampling.selection must be one of"):
+        set_value(cfg, "sampling.selection", "best")
+        validate(cfg)
+    cfg = preset_config("smoke")
+    set_value(cfg, "sampling.candidates", 0)
+    with pytest.raises(ConfigError, match="sampling.candidates must be at least 1"):
+        validate(cfg)
+    rc = main(["export", str(tiny_run), "--format", "npz", "--out", str(tmp_path / "x.npz"),
+               "--candidates", "0"])  # fmt: skip
+    assert rc == 2 and "sampling.candidates must be at least 1" in capsys.readouterr().err
+
+
+def test_tensor_export_reads_as_mtt_files(tiny_run, tmp_path):
+    out = export_set(tiny_run, "tensors", 2, tmp_path / "set")
+    images = torch.load(out / "images_best.pt", weights_only=True)
+    labels = torch.load(out / "labels_best.pt", weights_only=True)
+    meta = json.loads((out / "meta.json").read_text())
+    assert images.shape == (6, 1, 28, 28) and images.dtype == torch.float32
+    assert labels.tolist() == [0, 0, 1, 1, 2, 2]
+    assert meta["selection"]["selection"] == "herding" and "normalized" in meta["images"]
+    # Undoing the stated normalization gives the stored pixels back.
+    mean, std = meta["mean"][0], meta["std"][0]
+    pixels = ((images * std + mean) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+    assert np.array_equal(pixels, read_stored_set(tiny_run / "distilled" / "ipc2.npz").images)
+    # Other exports record the selection too.
+    payload = torch.load(export_set(tiny_run, "pt", 2, tmp_path / "s.pt"), weights_only=True)
+    assert payload["selection"]["selection"] == "herding"
+    with np.load(export_set(tiny_run, "npz", 2, tmp_path / "s.npz")) as f:
+        assert json.loads(str(f["selection"]))["selection"] == "herding"
+
+
+def test_cli_export_with_another_selection(tiny_run, tmp_path, capsys):
+    out = tmp_path / "r.npz"
+    rc = main(["export", str(tiny_run), "--format", "npz", "--out", str(out),
+               "--selection", "random"])  # fmt: skip
+    assert rc == 0
+    with np.load(out) as f:
+        assert json.loads(str(f["selection"])) == {"selection": "random"}
+
+
+def test_legends_name_a_rule_other_than_the_default():
+    from gdd_studio.evaluation.protocol import source_title
+
+    assert source_title({"source": "distilled", "selection": "herding"}) == "distilled (GAN + SKD)"
+    assert source_title({"source": "gan-only", "selection": "random"}) == (
+        "GAN only (phase 1), random selection"
+    )
+    # Rows saved before selections were recorded were the first draws.
+    assert source_title({"source": "distilled"}).endswith("random selection")
+    assert source_title({"source": "random-real", "selection": None}) == "random real subset"
