@@ -105,6 +105,38 @@ def test_exports_never_overwrite_unless_told(finished_run, tmp_path):
     assert not list(tmp_path.glob(".*"))  # no temporary leftovers
 
 
+@pytest.fixture
+def umask_027():
+    import os
+
+    old = os.umask(0o027)
+    yield
+    os.umask(old)
+
+
+def test_written_files_get_the_umask_modes_not_0600(finished_run, tmp_path, umask_027):
+    """Atomic writes go through mkstemp/mkdtemp (0600/0700); what lands must be 0640/0750
+    under umask 027, like any file a program makes, so shared runs and exports stay readable."""
+    import stat
+
+    def mode(p):
+        return stat.S_IMODE(p.stat().st_mode)
+
+    data = write_tiny_npz(tmp_path / "tiny.npz", classes=3, per_class=12)
+    run = Run.create(tiny_config(f"npz:{data}"), tmp_path / "runs")
+    assert mode(run.dir / "config.json") == 0o640 and mode(run.dir / "run.json") == 0o640
+    for fmt, name in (("pt", "s.pt"), ("npz", "s.npz")):
+        assert mode(export_set(finished_run, fmt, 1, tmp_path / name)) == 0o640
+    assert mode(export_generator(finished_run, tmp_path / "g.pt")) == 0o640
+    folder = export_set(finished_run, "png", 1, tmp_path / "pngs")
+    assert mode(folder) == 0o750
+    assert {mode(p) for p in folder.rglob("*.png")} == {0o640}
+    folder = export_set(finished_run, "png", 1, folder, overwrite=True)  # replaced: the same
+    assert mode(folder) == 0o750
+    chart = write_chart(ROWS, tmp_path / "c.svg")
+    assert mode(chart) == 0o640
+
+
 def test_generator_export_rebuilds_and_samples_any_ipc(finished_run, tmp_path):
     out = export_generator(finished_run, tmp_path / "g.pt")
     g, meta = load_generator_file(out)

@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import DatasetError
+from ..paths import normal_mode
 
 # ---- IDX (MNIST, Fashion-MNIST) --------------------------------------------------------
 
@@ -262,6 +263,7 @@ def extract_cifar_archive(archive: Path, dest: Path) -> Path:
     wanted[f"{CIFAR_FOLDER}/{CIFAR_META}"] = CIFAR_META
     dest.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".cifar-extract-", dir=dest))
+    os.chmod(tmp, normal_mode(directory=True))  # mkdtemp makes it 0700
     try:
         try:
             with tarfile.open(archive, "r:gz") as tar:
@@ -465,6 +467,14 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     """
     if not path.is_file():
         raise DatasetError(f"npz file {path} does not exist")
+    needs = f"an .npz holds the arrays {', '.join(NPZ_KEYS)}"
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise DatasetError(f"cannot read npz file {path}: {exc.strerror}") from None
+    if magic[:2] != b"PK":  # an .npz is a zip archive; numpy would blame pickling instead
+        raise DatasetError(f"{path} is not a valid .npz dataset ({needs})")
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in NPZ_KEYS if k not in npz.files]
@@ -476,8 +486,15 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
             arrays = {k: npz[k] for k in (*NPZ_KEYS, "classes") if k in npz.files}
     except DatasetError:
         raise
-    except (OSError, ValueError, EOFError, zlib.error) as exc:
-        raise DatasetError(f"cannot read npz file {path}: {exc}") from None
+    except ValueError as exc:
+        if "pickle" in str(exc):  # never pass on numpy's advice to load it unsafely
+            raise DatasetError(
+                f"{path} is not a valid .npz dataset: it holds Python objects, which are "
+                f"never loaded because loading them can run code ({needs})"
+            ) from None
+        raise DatasetError(f"{path} is not a valid .npz dataset: {exc}") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DatasetError(f"{path} is not a valid .npz dataset: {exc}") from None
 
     x_train = _npz_images(arrays["x_train"], "x_train", path)
     x_test = _npz_images(arrays["x_test"], "x_test", path)

@@ -16,12 +16,16 @@ from typing import IO, Any
 
 import numpy as np
 
+from ..paths import normal_mode
+
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, normal_mode())
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()

@@ -47,6 +47,7 @@ from ..engine.artifacts import (
 from ..engine.sampling import sample_images
 from ..errors import GddError
 from ..models.gan import Generator
+from ..paths import normal_mode
 
 SET_FORMATS = ("pt", "npz", "png", "tensors")
 FORMATS = (*SET_FORMATS, "generator")
@@ -60,7 +61,7 @@ class ExportError(GddError):
 def check_target(path: Path, overwrite: bool) -> Path:
     path = Path(path)
     if path.exists() and not overwrite:
-        raise ExportError(f"{path} exists already: choose another name or allow overwriting")
+        raise ExportError(f"{path} exists already: choose another name, or replace it (--force)")
     if not path.parent.exists():
         raise ExportError(f"folder {path.parent} does not exist")
     return path
@@ -173,6 +174,7 @@ def _write_tensor_folder(out, images, labels, classes, info, cfg, ipc, spec) -> 
 
 def _replace_dir(new: Path, target: Path) -> None:
     """Put a finished folder in place; an old target is removed only once the new is whole."""
+    os.chmod(new, normal_mode(directory=True))  # mkdtemp made it 0700
     if target.exists():
         old = target.with_name(f".{target.name}.old")
         shutil.rmtree(old, ignore_errors=True)
