@@ -174,7 +174,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"loading dataset {cfg.dataset}", file=sys.stderr)
     data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download)
     run = Run.create(cfg, Path(args.runs_dir) if args.runs_dir else runs_dir(), data)
-    print(f"run folder: {run.dir}", file=sys.stderr)
+    # The folder on stdout, alone, so that RUN=$(gdd-studio-cli run ...) captures it;
+    # everything else (progress, log) goes to stderr.
+    print(run.dir, flush=True)
+    if not sys.stdout.isatty():
+        print(f"run folder: {run.dir}", file=sys.stderr)
     return _execute(run, args.quiet)
 
 
@@ -315,7 +319,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     for st in list_datasets(args.data_dir):
         mark = "available" if st.available else "missing"
         print(f"{st.id:<14} {mark:<10} {st.title}")
-        print(f"{'':<14} {st.note}")
+        note = st.note if st.available else f"{st.note}; pass --data-dir or --download"
+        print(f"{'':<14} {note}")
     print("folder:PATH    a folder with train/<class>/ and test/<class>/ images")
     print("npz:PATH       an .npz with x_train, y_train, x_test, y_test (and classes)")
     return EXIT_OK

@@ -308,8 +308,8 @@ def merge_dict(cfg: RunConfig, data: dict[str, Any], where: str = "") -> None:
 # ---- presets -------------------------------------------------------------------------
 
 PRESETS: dict[str, str] = {
-    "paper": "METHOD.md's budgets and widths (G/D width 196, 150 + 100 epochs): for a GPU",
-    "cpu": "narrow models and short phases: the embedded sample in about 15 minutes on 2 cores",
+    "paper": "the paper's budgets (G/D width 196, 150 + 100 epochs; docs/METHOD.md): for a GPU",
+    "cpu": "narrow models and short phases: the embedded sample in about 13 minutes on 2 cores",
     "smoke": "a few steps of every phase in well under 30 seconds: for checks",
 }
 
@@ -508,7 +508,8 @@ def available_devices() -> list[tuple[str, str]]:
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         out.append(("mps", "Apple GPU (Metal)"))
-    out.append(("cpu", f"CPU, {torch.get_num_threads()} threads"))
+    threads = torch.get_num_threads()
+    out.append(("cpu", f"CPU, {threads} thread{'s' if threads != 1 else ''}"))
     return out
 
 

@@ -74,6 +74,41 @@ def test_default_runs_dir_is_under_gdd_studio_home(_isolated_home, tmp_path):
     assert (run / "distilled" / "ipc2.npz").exists()
 
 
+def test_run_prints_its_folder_alone_on_stdout_and_says_what_it_changed(tmp_path, capsys):
+    """RUN=$(gdd-studio-cli run ...) captures the folder; progress and log go to stderr.
+    A steps-per-epoch cap above one pass over the data is reported, not silently lowered."""
+    npz = write_tiny_npz(tmp_path / "t.npz")  # 36 images: 4 batches of 8 an epoch
+    runs = tmp_path / "runs"
+    argv = ["run", "--dataset", f"npz:{npz}", "--preset", "smoke", "--ipc", "2",
+            "--runs-dir", str(runs), "--set", "model.width=4", "--set", "gan.batch_size=8",
+            "--set", "gan.steps_per_epoch=150", "--set", "gan.epochs=1",
+            "--set", "distill.epochs=1"]  # fmt: skip
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    run = _only_run(runs)
+    assert out == f"{run}\n"
+    assert "gan.steps_per_epoch 150 is more than one pass" in err and "epoch is 4 steps" in err
+    log = (run / "log.txt").read_text()
+    assert "finished in " in log and " s: generator.pt" in log and "0.0 min" not in log
+
+
+def test_export_refusal_names_force(tmp_path, capsys):
+    npz = write_tiny_npz(tmp_path / "t.npz")
+    runs = tmp_path / "runs"
+    argv = ["run", "--dataset", f"npz:{npz}", "--preset", "smoke", "--ipc", "2",
+            "--runs-dir", str(runs), "--set", "model.width=4", "--set", "gan.epochs=1",
+            "--set", "distill.epochs=1"]  # fmt: skip
+    assert main(argv) == 0
+    run = _only_run(runs)
+    target = tmp_path / "set.npz"
+    target.write_bytes(b"precious")
+    capsys.readouterr()
+    assert main(["export", str(run), "--format", "npz", "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "exists already" in err and "--force" in err and len(err.splitlines()) == 1
+    assert target.read_bytes() == b"precious"
+
+
 def test_flags_config_file_and_set_compose(tmp_path, capsys):
     assert (
         main(

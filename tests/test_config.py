@@ -160,3 +160,18 @@ def test_ipc_against_the_smallest_class():
 def test_device_resolution():
     assert resolve_device("cpu") == "cpu"
     assert resolve_device("auto") in ("cpu", "mps") or resolve_device("auto").startswith("cuda")
+
+
+def test_cpu_device_text_counts_threads_in_words():
+    import torch
+
+    from gdd_studio.config import available_devices
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert dict(available_devices())["cpu"] == "CPU, 1 thread"
+        torch.set_num_threads(2)
+        assert dict(available_devices())["cpu"] == "CPU, 2 threads"
+    finally:
+        torch.set_num_threads(before)

@@ -300,9 +300,7 @@ def list_datasets(data_dir: str | None = None) -> list[DatasetStatus]:
                 note = f"archive found at {found}; unpacked on first load"
             out.append(DatasetStatus(ds_id, title, True, str(found), note))
         else:
-            note = (
-                f"not found offline; looked in {_joined(searched)}; set data_dir or allow download"
-            )
+            note = f"not found offline; looked in {_joined(searched)}"
             out.append(DatasetStatus(ds_id, title, False, None, note))
     return out
 

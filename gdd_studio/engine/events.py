@@ -26,6 +26,15 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
+def fmt_elapsed(seconds: float) -> str:
+    """A finished job's time in words: '4.2 s', '13.3 min' or '2.1 h' (never '0.0 min')."""
+    if seconds < 90:
+        return f"{seconds:.1f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 @dataclass(frozen=True)
 class PhaseStarted:
     phase: int

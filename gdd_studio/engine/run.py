@@ -46,6 +46,7 @@ from .events import (
     RunFinished,
     StateChanged,
     StepMetrics,
+    fmt_elapsed,
 )
 from .losses import gradient_penalty, mse_loss, skd_loss
 from .sampling import (
@@ -541,6 +542,14 @@ class Run:
         write_dataset_info(self.dir, cfg.dataset, data)
         data = data.to(device)
         trainer = Trainer(cfg, data, device)
+        for phase, key, sub in ((1, "gan", cfg.gan), (2, "distill", cfg.distill)):
+            if sub.steps_per_epoch and sub.steps_per_epoch > trainer.spe[phase]:
+                self._log(
+                    f"{key}.steps_per_epoch {sub.steps_per_epoch} is more than one pass over "
+                    f"the {len(data.x_train):,} training images at batch {sub.batch_size}: an "
+                    f"epoch is {trainer.spe[phase]} steps",
+                    "warning",
+                )
         if self.checkpoint_path.exists():
             state = load_checkpoint(self.checkpoint_path)
             saved = RunConfig.from_json(state["config_json"])
@@ -694,7 +703,7 @@ class Run:
         labels = chosen.labels
         t.elapsed = clock.elapsed()
         self._log(
-            f"finished in {t.elapsed / 60:.1f} min: generator.pt and "
+            f"finished in {fmt_elapsed(t.elapsed)}: generator.pt and "
             f"distilled/ipc{cfg.ipc}.npz ({len(labels)} images, {chosen.selection} selection)"
         )
         self._write_info(status="finished", message="", elapsed_s=t.elapsed, finished=time.time())
