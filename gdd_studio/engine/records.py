@@ -149,6 +149,23 @@ def list_grids(run_dir: Path) -> list[tuple[int, int, Path]]:
     return sorted(out)
 
 
+def read_classes(run_dir: Path) -> list[str] | None:
+    """The class names the run recorded (``dataset.json``), or None before it exists.
+
+    Unlike ``artifacts.dataset_info`` this never loads the dataset: a window asks it on
+    its GUI thread to label the grid's rows.
+    """
+    import json
+
+    try:
+        classes = json.loads((Path(run_dir) / "dataset.json").read_text(encoding="utf-8"))[
+            "classes"
+        ]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return [str(c) for c in classes] if isinstance(classes, list) else None
+
+
 def read_log_tail(run_dir: Path, max_lines: int = 500) -> list[str]:
     """The last lines of a run's log.txt (empty when there is none yet)."""
     try:

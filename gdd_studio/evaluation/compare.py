@@ -59,6 +59,24 @@ def _differing_keys(configs: Sequence[dict[str, Any]]) -> list[str]:
     return sorted(keys, key=lambda k: (not k.startswith("distill."), k == "seed", k))
 
 
+def short_names(names: Sequence[str]) -> list[str]:
+    """Run ids cut to where they differ: '20261129-234126-mnist-sample-ipc10' and
+    '...-ipc10-2' become 'ipc10' and 'ipc10-2' (the parts all share are dropped, keeping
+    at least the last shared part before the difference)."""
+    parts = [n.split("-") for n in names]
+    if len(parts) < 2 or len(set(names)) < len(names):
+        return list(names)
+    head = 0
+    while all(len(p) > head for p in parts) and len({p[head] for p in parts}) == 1:
+        head += 1
+    tail = 0
+    while all(len(p) > head + tail for p in parts) and len({p[-1 - tail] for p in parts}) == 1:
+        tail += 1
+    start = max(0, head - 1) if any(len(p) == head for p in parts) else head
+    out = ["-".join(p[start : len(p) - tail]) for p in parts]
+    return out if all(out) and len(set(out)) == len(out) else list(names)
+
+
 def run_labels(run_dirs: Sequence[Path]) -> dict[Path, str]:
     """A short label per run: the settings where it differs from the others.
 
@@ -72,8 +90,9 @@ def run_labels(run_dirs: Sequence[Path]) -> dict[Path, str]:
         except GddError:
             configs.append({})
     keys = _differing_keys(configs) if len(dirs) > 1 else []
+    names = dict(zip(dirs, short_names([d.name for d in dirs]), strict=True))
     if not keys:
-        return {d: d.name for d in dirs}
+        return names
     last = [k.rsplit(".", 1)[-1] for k in keys]
     short = {k: (s if last.count(s) == 1 else k) for k, s in zip(keys, last, strict=True)}
     labels: dict[Path, str] = {}
@@ -83,7 +102,7 @@ def run_labels(run_dirs: Sequence[Path]) -> dict[Path, str]:
             parts.append(f"+{len(keys) - MAX_LABEL_KEYS} more")
         labels[d] = ", ".join(parts)
     if len(set(labels.values())) < len(labels):  # still ambiguous: add the folder name
-        labels = {d: f"{d.name} ({text})" for d, text in labels.items()}
+        labels = {d: f"{names[d]} ({text})" for d, text in labels.items()}
     return labels
 
 

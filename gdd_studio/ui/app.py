@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setWindowIcon(app_icon())
     pg.setConfigOptions(antialias=True)
     window = MainWindow()
-    window.restore_geometry()
+    window.restore_state()
     window.show()
     if os.environ.get(QUIT_AFTER_SHOW, "0") != "0":
 

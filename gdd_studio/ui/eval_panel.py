@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QComboBox,
+    QDialog,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -88,6 +89,23 @@ def _ipc_text(ipc: Any) -> str:
     return "all" if ipc is None else str(ipc)
 
 
+def spread_labels(
+    labels: list[tuple[float, float, str]], gap: float
+) -> list[tuple[float, float, str]]:
+    """Move the value labels at one x apart (by at least ``gap`` in y), keeping their order,
+    so the lines of an against-IPC chart never print one number over another."""
+    out: list[tuple[float, float, str]] = []
+    for x in sorted({lab[0] for lab in labels}):
+        column = sorted((lab for lab in labels if lab[0] == x), key=lambda lab: lab[1])
+        placed: list[float] = []
+        for _, y, _text in column:
+            placed.append(max(y, placed[-1] + gap) if placed else y)
+        # Centre the shifted stack on the points it labels.
+        shift = (sum(lab[1] for lab in column) - sum(placed)) / len(placed)
+        out += [(x, y + shift, lab[2]) for y, lab in zip(placed, column, strict=True)]
+    return out
+
+
 class ResultsChart(pg.PlotWidget):
     """Grouped bars with +-1 std error bars per network, or accuracy against IPC.
 
@@ -103,17 +121,34 @@ class ResultsChart(pg.PlotWidget):
         self.item.setLabel("left", "test accuracy (%)")
         self.item.setMenuEnabled(False)
         self.item.getViewBox().setMouseEnabled(x=False, y=False)
+        # Categories, not quantities: pyqtgraph would label a -0.6..0.6 axis "(x0.001)".
+        self.item.getAxis("bottom").enableAutoSIPrefix(False)
         # The legend sits in its own row under the axis, so it never hides a bar.
         self.legend = pg.LegendItem(colCount=2, labelTextSize="8pt", verSpacing=-6)
         self.item.layout.addItem(self.legend, 4, 1)
         self.drawn: list[tuple[str, str, float, float]] = []
         self.series: list[str] = []
+        self.value_labels: list[tuple[float, float, str]] = []  # (x, y, text) drawn
         self._empty = pg.TextItem("no results yet", color="#888", anchor=(0.5, 0.5))
+
+    def _fit_legend(self) -> None:
+        """As many legend columns as the widest entry allows: the legend wraps into rows
+        instead of pushing the plot past the widget's right edge."""
+        widest = max((len(name) for name in getattr(self, "series", [])), default=10)
+        entry = 34 + 6 * widest  # swatch and text at 8 pt
+        columns = max(1, min(4, (self.width() - 60) // max(1, entry)))
+        if columns != self.legend.columnCount:
+            self.legend.setColumnCount(columns)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if hasattr(self, "legend"):  # the first resize comes from the base class's __init__
+            self._fit_legend()
 
     def clear_chart(self, text: str = "no results yet") -> None:
         self.item.clear()
         self.legend.clear()
-        self.drawn, self.series = [], []
+        self.drawn, self.series, self.value_labels = [], [], []
         self._empty.setText(text)
         self.item.addItem(self._empty)
         self._empty.setPos(0.5, 50)
@@ -127,7 +162,7 @@ class ResultsChart(pg.PlotWidget):
 
         self.item.clear()
         self.legend.clear()
-        self.drawn = []
+        self.drawn, self.value_labels = [], []
         if kind == "arch":  # one IPC: x = network, a bar per series; full-real always shown
             rows = [r for r in rows if r.get("ipc") in (key, None)]
         else:  # one network: x = IPC
@@ -137,6 +172,7 @@ class ResultsChart(pg.PlotWidget):
             self.clear_chart()
             return
         self.series = ordered_series(rows)
+        self._fit_legend()
         if kind == "arch":
             xs_keys = [a for a in ARCH_TITLES if any(r["arch"] == a for r in rows)]
             titles = [ARCH_TITLES[a] for a in xs_keys]
@@ -184,15 +220,24 @@ class ResultsChart(pg.PlotWidget):
             )
             if label_values:
                 for xi, yi, ei in zip(x, y, e, strict=True):
-                    text = pg.TextItem(f"{yi:.1f}", color="#222", anchor=(0.5, 1.0))
-                    text.setFont(QFont("", 7))
-                    text.setPos(xi, yi + ei)
-                    self.item.addItem(text)
+                    if kind == "arch":  # above the bar and its error bar
+                        self.value_labels.append((float(xi), float(yi + ei), f"{yi:.1f}"))
+                    else:  # beside the point, so the line's labels can stack
+                        self.value_labels.append((float(xi), float(yi), f"{yi:.1f}"))
             top = max(top, float((y + e).max()))
             self.drawn += [(name, p[3], p[1], p[2]) for p in pts]
         self.item.getAxis("bottom").setTicks([list(enumerate(titles))])
         self.item.setXRange(-0.6, len(xs_keys) - 0.4, padding=0)
-        self.item.setYRange(0, min(105.0, top * 1.08 + 2), padding=0)
+        y_top = min(105.0, top * 1.08 + 2)
+        self.item.setYRange(0, y_top, padding=0)
+        if kind == "ipc":
+            self.value_labels = spread_labels(self.value_labels, 0.045 * y_top)
+        for xi, yi, text in self.value_labels:
+            anchor = (0.5, 1.0) if kind == "arch" else (-0.15, 0.5)
+            item = pg.TextItem(text, color="#222", anchor=anchor)
+            item.setFont(QFont("", 7))
+            item.setPos(xi, yi)
+            self.item.addItem(item)
 
 
 class SetViewer(QWidget):
@@ -239,6 +284,10 @@ class SetViewer(QWidget):
             "beside the run's own); evaluations and exports record which rule made theirs."
         )
         self.selection.currentIndexChanged.connect(self.reload)
+        self.selection.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.selection.setMinimumContentsLength(14)  # the list opens full width
         row.addWidget(self.selection)
         self.show_candidates = QCheckBox("Show candidates", objectName="viewerCandidatesCheck")
         self.show_candidates.setToolTip(
@@ -246,21 +295,24 @@ class SetViewer(QWidget):
         )
         self.show_candidates.toggled.connect(self._rebuild)
         row.addWidget(self.show_candidates)
-        row.addSpacing(12)
-        row.addWidget(QLabel("Size"))
+        row.addStretch(1)
+        layout.addLayout(row)
+        # The size control shares the caption's line, so the first row fits a 1280 px window.
+        below = QHBoxLayout()
+        self.caption = QLabel("Select a finished run.", objectName="viewerCaption")
+        self.caption.setWordWrap(True)
+        below.addWidget(self.caption, 1)
+        below.addWidget(QLabel("Size"))
         self.zoom = QSlider(Qt.Orientation.Horizontal, objectName="viewerZoomSlider")
         self.zoom.setRange(1, 8)
         self.zoom.setValue(2)
-        self.zoom.setFixedWidth(120)
+        self.zoom.setFixedWidth(90)
         self.zoom.setToolTip("Each generated pixel as a square of this many screen pixels")
         self.zoom.valueChanged.connect(self._draw)
-        row.addWidget(self.zoom)
+        below.addWidget(self.zoom)
         self.zoom_label = QLabel()
-        row.addWidget(self.zoom_label)
-        row.addStretch(1)
-        layout.addLayout(row)
-        self.caption = QLabel("Select a finished run.", objectName="viewerCaption")
-        layout.addWidget(self.caption)
+        below.addWidget(self.zoom_label)
+        layout.addLayout(below)
         self.view = QLabel(objectName="setView", alignment=Qt.AlignmentFlag.AlignCenter)
         self.view.setStyleSheet("background: #111; color: #aaa;")
         self.view.setMouseTracking(True)
@@ -522,6 +574,39 @@ class SetViewer(QWidget):
         return super().eventFilter(obj, event)
 
 
+class FolderTargetDialog(QFileDialog):
+    """A save dialog whose target may be an existing folder (the PNG-folder export).
+
+    Qt's save dialog opens a folder that is typed or picked instead of returning it, and
+    greys out Save inside it, so the export could never ask "Replace?" as a file export
+    does. Here Export on an existing folder returns that folder (double-click still opens
+    it); the panel then asks before replacing it.
+    """
+
+    def __init__(self, parent: QWidget | None, title: str, suggested: Path) -> None:
+        super().__init__(parent, title, str(suggested.parent))
+        self.setOption(QFileDialog.Option.DontUseNativeDialog, True)  # accept() is ours
+        self.setOption(QFileDialog.Option.DontConfirmOverwrite, True)
+        self.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        self.setFileMode(QFileDialog.FileMode.AnyFile)
+        self.setLabelText(QFileDialog.DialogLabel.Accept, "Export")
+        self.setLabelText(QFileDialog.DialogLabel.FileName, "Folder name")
+        self.selectFile(suggested.name)
+        self.chosen = ""
+
+    def accept(self) -> None:
+        files = self.selectedFiles()
+        if files:
+            target = Path(files[0])
+            here = Path(self.directory().absolutePath())
+            if target.is_dir() and target != here:
+                self.chosen = str(target)
+                self.done(QDialog.DialogCode.Accepted)
+                return
+            self.chosen = str(target)
+        super().accept()
+
+
 def _frame(canvas: np.ndarray, top: int, left: int, h: int, w: int, colour) -> None:
     """A one-pixel frame just inside a tile."""
     canvas[top, left : left + w] = colour
@@ -569,14 +654,21 @@ class EvalPanel(QWidget):
         self._base = EvalConfig()  # settings without a widget come from the run's config
         self.confirm_overwrite = self._ask_overwrite  # replaceable in tests and scripts
         self._build()
+        from ..config import preset_config
+
+        # What Evaluate would run for a cpu-preset run, not the spin boxes' minimum (1).
+        self.set_settings(preset_config("cpu").evaluation)
         self.set_runs([])
 
     # ---- layout ----------------------------------------------------------------------
     def _build(self) -> None:
-        outer = QHBoxLayout(self)
-        outer.setContentsMargins(0, 6, 0, 0)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 6, 0, 0)
+        outer = QSplitter(Qt.Orientation.Horizontal, objectName="evalSplitter")
+        layout.addWidget(outer)
         left = QWidget()
-        left.setMaximumWidth(330)
+        left.setMinimumWidth(250)
+        left.setMaximumWidth(360)
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
 
@@ -702,7 +794,7 @@ class EvalPanel(QWidget):
         self.chart_kind.currentIndexChanged.connect(self._draw_chart)
         head.addWidget(self.chart_kind)
         rv.addLayout(head)
-        split = QSplitter(Qt.Orientation.Vertical)
+        split = QSplitter(Qt.Orientation.Vertical, objectName="evalVSplitter")
         self.chart = ResultsChart()
         split.addWidget(self.chart)
         self.table = QTableWidget(0, len(TABLE_COLUMNS), objectName="evalTable")
@@ -716,15 +808,26 @@ class EvalPanel(QWidget):
         split.addWidget(self.table)
         split.setSizes([420, 260])
         rv.addWidget(split, 1)
-        outer.addWidget(right, 1)
+        outer.addWidget(right)
+        outer.setStretchFactor(1, 1)
+        outer.setCollapsible(1, False)
+        outer.setSizes([290, 700])
+        self.splitters = [outer, split]  # the window keeps their sizes between launches
+        self.form_widgets = [box, adv]
 
     # ---- which runs ------------------------------------------------------------------
     def set_runs(self, run_dirs: list[Path]) -> None:
         """Show (and evaluate) these runs; the first is the one exports and defaults use."""
+        changed = [Path(d) for d in run_dirs] != self.run_dirs
         self.run_dirs = [Path(d) for d in run_dirs]
         primary = self.run_dirs[0] if self.run_dirs else None
         if primary is not None and primary != self._filled_from and not self.evaluating:
             self._fill_settings(primary)
+        if changed and not self.evaluating:
+            # A finished or failed evaluation's line belongs to the runs it was about.
+            self.status.setText("")
+            self.progress.setValue(0)
+            self.progress.setFormat("")
         self.refresh_results()
         self._update_buttons()
 
@@ -886,6 +989,10 @@ class EvalPanel(QWidget):
     def _update_buttons(self) -> None:
         have = bool(self.run_dirs)
         self.eval_button.setEnabled(have and not self.evaluating)
+        runs = len(self.run_dirs)
+        self.eval_button.setText(f"Evaluate {runs} runs" if runs > 1 else "Evaluate")
+        for w in self.form_widgets:
+            w.setEnabled(have)
         self.stop_button.setEnabled(self.evaluating)
         for w in (self.export_button, self.export_format, self.export_ipc):
             w.setEnabled(have)
@@ -922,7 +1029,8 @@ class EvalPanel(QWidget):
         elif comparing:
             labels = run_labels(self.run_dirs)
             self.title.setText(
-                f"<b>Comparing {len(self.run_dirs)} runs:</b> "
+                f"<b>Comparing {len(self.run_dirs)} runs</b> (selected together in the runs "
+                "list; click one run to see it alone): "
                 + "; ".join(labels[d] for d in self.run_dirs)
             )
         else:
@@ -993,6 +1101,11 @@ class EvalPanel(QWidget):
     # ---- exports ---------------------------------------------------------------------
     def ask_save_path(self, title: str, suggested: str, filters: str) -> tuple[str, str]:
         """(path, chosen filter) from a save dialog; ('', '') when cancelled."""
+        if filters == SET_FORMATS["png"][2]:  # a folder is the target
+            dialog = FolderTargetDialog(self, title, self._last_dir / suggested)
+            if dialog.exec() != QDialog.DialogCode.Accepted or not dialog.chosen:
+                return "", ""
+            return dialog.chosen, filters
         return QFileDialog.getSaveFileName(
             self, title, str(self._last_dir / suggested), filters,
             options=QFileDialog.Option.DontConfirmOverwrite,

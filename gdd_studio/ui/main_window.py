@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -45,7 +46,14 @@ from ..engine.events import (
     StepMetrics,
     fmt_duration,
 )
-from ..engine.records import LogReader, MetricsReader, RunSummary, list_grids, list_runs
+from ..engine.records import (
+    LogReader,
+    MetricsReader,
+    RunSummary,
+    list_grids,
+    list_runs,
+    read_classes,
+)
 from ..errors import GddError
 from ..paths import runs_dir as default_runs_dir
 from .eval_panel import EvalPanel, SetViewer
@@ -69,6 +77,19 @@ def app_icon() -> QIcon:
         if path.is_file():
             icon.addFile(str(path))
     return icon
+
+
+def dataset_text(spec: str) -> str:
+    """A dataset as a runs list shows it: 'cifar10-png (folder)', 'tiny.npz', 'mnist'."""
+    kind, sep, path = spec.partition(":")
+    if not sep or kind not in ("folder", "npz"):
+        return spec
+    p = Path(path)
+    if kind == "npz":
+        return p.name
+    # A folder's own name is often generic ('images', 'data'): its parent tells more.
+    name = f"{p.parent.name}/{p.name}" if p.parent.name else p.name
+    return f"{name} (folder)"
 
 
 def _settings() -> QSettings:
@@ -107,6 +128,9 @@ class MainWindow(QMainWindow):
         self._quiet = False  # no dialogs (closing, or shut down by a script)
         self.last_message: tuple[str, str] | None = None  # (kind, text), for tests and users
         self.confirm_close = self._ask_close  # replaceable in tests and scripts
+        self.ask_save_path = self._ask_save_path  # (title, suggested, filters) -> path or ""
+        self.confirm_replace = self._ask_replace
+        self._live_step: tuple[int, int] | None = None  # (step, total) of this window's run
         self._build()
         self._redraw_timer = QTimer(self, interval=REDRAW_MS)
         self._redraw_timer.timeout.connect(self._drain)
@@ -152,7 +176,8 @@ class MainWindow(QMainWindow):
         self.stop_button.clicked.connect(self.stop_run)
         for b in (self.start_button, self.pause_button, self.stop_button):
             controls.addWidget(b)
-        lv.addLayout(controls)
+        # Start / Pause / Stop sit with the progress bar in the Training tab, so they stay at
+        # hand when the set-up panel is collapsed.
         self.shortcuts: dict[str, QAction] = {}
         for name, key, slot in (
             ("start", "Ctrl+R", self.start_run),
@@ -167,7 +192,7 @@ class MainWindow(QMainWindow):
 
         self.loss = LossPanel()
         self.grid = GridPanel()
-        top = QSplitter(Qt.Orientation.Horizontal)
+        top = QSplitter(Qt.Orientation.Horizontal, objectName="trainingSplitter")
         top.addWidget(self.loss)
         top.addWidget(self.grid)
         top.setStretchFactor(0, 1)
@@ -180,7 +205,8 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("")
-        bv.addWidget(self.progress)
+        controls.addWidget(self.progress, 1)
+        bv.addLayout(controls)
         self.status = QLabel("Ready: choose settings and press Start.", objectName="statusLabel")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -189,7 +215,7 @@ class MainWindow(QMainWindow):
         self.log.setMaximumBlockCount(LOG_LINES)
         self.log.setPlaceholderText("The run's log appears here.")
         bv.addWidget(self.log, 1)
-        centre = QSplitter(Qt.Orientation.Vertical)
+        centre = QSplitter(Qt.Orientation.Vertical, objectName="trainingVSplitter")
         centre.setContentsMargins(0, 6, 0, 0)
         centre.addWidget(top)
         centre.addWidget(bottom)
@@ -205,6 +231,14 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.viewer, "Distilled set")
         self.tabs.setTabToolTip(1, "Judge the selected runs' sets; select several to compare")
         self.tabs.setTabToolTip(2, "The selected run's whole distilled set, by class")
+        # The set-up is for the next run: it stands beside the Training tab and steps aside
+        # for results (the Evaluation and Distilled set tabs), or when collapsed.
+        self.setup_toggle = QToolButton(objectName="setupToggle", checkable=True, checked=True)
+        self.setup_toggle.setAutoRaise(True)
+        self.setup_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.setup_toggle.toggled.connect(self._update_setup_visibility)
+        self.tabs.setCornerWidget(self.setup_toggle, Qt.Corner.TopLeftCorner)
+        self.tabs.currentChanged.connect(self._update_setup_visibility)
 
         right = QWidget()
         rv = QVBoxLayout(right)
@@ -238,14 +272,37 @@ class MainWindow(QMainWindow):
         rv.addLayout(row)
         right.setMinimumWidth(240)
 
-        main = QSplitter(Qt.Orientation.Horizontal)
+        main = QSplitter(Qt.Orientation.Horizontal, objectName="mainSplitter")
         main.addWidget(left)
         main.addWidget(self.tabs)
         main.addWidget(right)
         main.setStretchFactor(1, 1)
-        main.setSizes([left.sizeHint().width(), 840, 270])
+        main.setCollapsible(1, False)
+        main.setSizes([left.sizeHint().width(), 840, 260])
         self.setCentralWidget(main)
+        self.setup_area, self.main_split = left, main
+        self.splitters = [main, top, centre, *self.evaluation.splitters]
+        self._update_setup_visibility()
         self._set_running(False)
+
+    @Slot()
+    def _update_setup_visibility(self, *_: Any) -> None:
+        on_training = self.tabs.currentIndex() == 0
+        wanted = self.setup_toggle.isChecked()
+        self.setup_area.setVisible(on_training and wanted)
+        self.setup_toggle.setEnabled(on_training)
+        self.setup_toggle.setArrowType(
+            Qt.ArrowType.LeftArrow if on_training and wanted else Qt.ArrowType.RightArrow
+        )
+        if not on_training:
+            self.setup_toggle.setText("Set-up")
+            self.setup_toggle.setToolTip("The set-up panel stands beside the Training tab")
+        else:
+            self.setup_toggle.setText("Hide set-up" if wanted else "Set-up")
+            self.setup_toggle.setToolTip(
+                "Hide the set-up panel to give the curves room" if wanted
+                else "Show the set-up panel (settings, Start, Pause, Stop)"
+            )  # fmt: skip
 
     # ---- starting, pausing, stopping -------------------------------------------------
     @property
@@ -268,6 +325,10 @@ class MainWindow(QMainWindow):
             validate(cfg)
         except GddError as exc:
             self.show_message("error", "Cannot start", str(exc))
+            return
+        missing = self.setup.missing_dataset_message(cfg)
+        if missing:
+            self.show_message("error", "Cannot start", missing)
             return
         self._launch(RunWorker(cfg, self.runs_dir))
 
@@ -292,6 +353,7 @@ class MainWindow(QMainWindow):
     def _launch(self, worker: RunWorker) -> None:
         self._clear_view()
         self._view_dir = None
+        self._live_step = None
         self._pending.clear()
         thread = QThread(self)
         worker.moveToThread(thread)
@@ -356,8 +418,11 @@ class MainWindow(QMainWindow):
     def _on_created(self, run_dir: str) -> None:
         self._active_dir = Path(run_dir)
         self.refresh_runs(force=True)
-        self._select_in_list(self._active_dir, notify=False)
+        # The new run alone: comparing is what the user chooses with Ctrl/Shift-click, never
+        # a leftover of the previous selection.
+        self._select_in_list(self._active_dir, notify=False, exclusive=True)
         self.show_run(self._active_dir)
+        self._selection_changed()
 
     @Slot(object)
     def _on_done(self, result: tuple[str, str]) -> None:
@@ -387,6 +452,7 @@ class MainWindow(QMainWindow):
         self._thread, self._worker = None, None
         finished_dir = self._active_dir
         self._active_dir = None
+        self._live_step = None
         self._set_running(False)
         self.refresh_runs(force=True)
         if finished_dir is not None and self._view_dir == finished_dir and self._metrics:
@@ -421,6 +487,8 @@ class MainWindow(QMainWindow):
             elif isinstance(e, GridImage):
                 if live:
                     self.grid.add(e.step, e.phase, Path(e.path) if e.path else e.image)
+                    if not self.grid.classes and self._view_dir is not None:
+                        self.grid.set_classes(read_classes(self._view_dir))
             elif isinstance(e, PhaseStarted):
                 if live and e.phase == 2 and self._phase2_start is None:
                     self._phase2_start = e.step
@@ -446,6 +514,8 @@ class MainWindow(QMainWindow):
         self.evaluation.drain()
 
     def _show_progress(self, p: Progress) -> None:
+        self._live_step = (p.step, p.total_steps)
+        self._update_active_item()
         self.progress.setFormat(STEPS_FORMAT)
         self.progress.setRange(0, max(1, p.total_steps))
         self.progress.setValue(p.step)
@@ -522,14 +592,26 @@ class MainWindow(QMainWindow):
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if created else ""
         status = "running here" if s.path == self._active_dir else s.status
         step, total = info.get("step"), info.get("total_steps")
+        if s.path == self._active_dir and self._live_step is not None:
+            step, total = self._live_step  # the progress bar's figure, not run.json's
         if status != "finished" and step is not None and total:
             status += f" ({100 * int(step) // max(1, int(total))} %)"
-        dataset = str(info.get("dataset", "?"))
-        if ":" in dataset:  # folder:/long/path -> folder:path's last part
-            kind, _, path = dataset.partition(":")
-            dataset = f"{kind}:{Path(path).name}"
+        dataset = dataset_text(str(info.get("dataset", "?")))
         ipc, tau = info.get("ipc", "?"), info.get("tau", "?")
         return f"{dataset}   IPC {ipc}   tau {tau}\n{status} · {when}"
+
+    def _update_active_item(self) -> None:
+        """This window's run in the list shows the live percentage, not run.json's."""
+        summary = self._summaries.get(str(self._active_dir))
+        if summary is None:
+            return
+        for row in range(self.runs.count()):
+            item = self.runs.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == str(self._active_dir):
+                text = self._run_text(summary)
+                if item.text() != text:
+                    item.setText(text)
+                return
 
     def _selected_path(self) -> str | None:
         item = self.runs.currentItem()
@@ -552,12 +634,15 @@ class MainWindow(QMainWindow):
         path = self._selected_path()
         return self._summaries.get(path) if path else None
 
-    def _select_in_list(self, run_dir: Path, notify: bool = True) -> None:
+    def _select_in_list(self, run_dir: Path, notify: bool = True, exclusive: bool = False) -> None:
         for row in range(self.runs.count()):
             item = self.runs.item(row)
             if Path(item.data(Qt.ItemDataRole.UserRole)) == run_dir:
                 self.runs.blockSignals(not notify)
+                if exclusive:
+                    self.runs.clearSelection()
                 self.runs.setCurrentItem(item)
+                item.setSelected(True)
                 self.runs.blockSignals(False)
                 self._update_resume_button()
                 return
@@ -603,6 +688,8 @@ class MainWindow(QMainWindow):
         grids = list_grids(path)
         if restarted or (self.grid.count and len(grids) < self.grid.count):
             self.grid.clear()  # a resume removed grids past its checkpoint
+        if grids and not self.grid.classes:
+            self.grid.set_classes(read_classes(path))
         for step, phase, grid_path in grids:
             self.grid.add(step, phase, grid_path)
         lines, log_restarted = self._log_reader.read_new()
@@ -689,15 +776,34 @@ class MainWindow(QMainWindow):
             return False
         return True
 
+    def _ask_save_path(self, title: str, suggested: str, filters: str) -> str:
+        path, _ = QFileDialog.getSaveFileName(
+            self, title, suggested, filters, options=QFileDialog.Option.DontConfirmOverwrite
+        )
+        return path
+
+    def _ask_replace(self, path: Path) -> bool:
+        answer = QMessageBox.question(self, "Replace?", f"{path} exists. Replace it?")
+        return answer == QMessageBox.StandardButton.Yes
+
     @Slot()
-    def _save_config(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save config", "run.json", "JSON (*.json)")
-        if path:
-            try:
-                self.setup.config().save(path)
-                self.status.setText(f"Config saved to {path}")
-            except (OSError, GddError) as exc:
-                self.show_message("error", "Cannot save the config", f"{path}: {exc}")
+    def _save_config(self) -> Path | None:
+        """Save the settings as JSON; a name without .json gets it, so Load config finds it."""
+        path = self.ask_save_path("Save config", "run.json", "JSON (*.json)")
+        if not path:
+            return None
+        out = Path(path)
+        if out.suffix.lower() != ".json":
+            out = out.with_name(out.name + ".json")
+        if out.exists() and not self.confirm_replace(out):
+            return None
+        try:
+            self.setup.config().save(out)
+        except (OSError, GddError) as exc:
+            self.show_message("error", "Cannot save the config", f"{out}: {exc}")
+            return None
+        self.status.setText(f"Config saved to {out}")
+        return out
 
     @Slot()
     def _load_config(self) -> None:
@@ -753,7 +859,7 @@ class MainWindow(QMainWindow):
             return
         self._redraw_timer.stop()
         self._poll_timer.stop()
-        _settings().setValue("geometry", self.saveGeometry())
+        self.save_state()
         super().closeEvent(event)
 
     def shutdown(self) -> None:
@@ -770,8 +876,46 @@ class MainWindow(QMainWindow):
         self._redraw_timer.stop()
         self._poll_timer.stop()
 
-    def restore_geometry(self) -> None:
-        """Reopen where the user left the window last time."""
-        value = _settings().value("geometry")
+    def save_state(self) -> None:
+        """What the next launch reopens with: size, splitters, dataset, preset, runs folder."""
+        st = _settings()
+        st.setValue("geometry", self.saveGeometry())
+        for splitter in self.splitters:
+            st.setValue(f"splitters/{splitter.objectName()}", splitter.saveState())
+        st.setValue("setup/visible", self.setup_toggle.isChecked())
+        cfg = self.setup.config()
+        st.setValue("setup/dataset", cfg.dataset)
+        st.setValue("setup/preset", cfg.preset)
+        st.setValue("setup/data_dir", cfg.data_dir or "")
+        st.setValue("runs_dir", str(self.runs_dir))
+        st.sync()
+
+    def restore_state(self, runs_dir: bool = True) -> None:
+        """Reopen as the user left the window last time (what :meth:`save_state` kept).
+
+        ``runs_dir=False`` keeps the runs folder this window was opened on.
+        """
+        st = _settings()
+        value = st.value("geometry")
         if isinstance(value, QByteArray):
             self.restoreGeometry(value)
+        for splitter in self.splitters:
+            state = st.value(f"splitters/{splitter.objectName()}")
+            if isinstance(state, QByteArray):
+                splitter.restoreState(state)
+        visible = st.value("setup/visible")
+        if visible is not None:
+            self.setup_toggle.setChecked(str(visible).lower() in ("true", "1"))
+        preset = st.value("setup/preset")
+        if preset and self.setup.preset.findData(preset) >= 0:
+            self.setup.preset.setCurrentIndex(self.setup.preset.findData(preset))
+        data_dir = st.value("setup/data_dir")
+        if data_dir:
+            self.setup.data_dir.setText(str(data_dir))
+            self.setup.refresh_datasets()
+        dataset = st.value("setup/dataset")
+        if dataset:
+            self.setup.select_dataset(str(dataset))
+        folder = st.value("runs_dir")
+        if runs_dir and folder and Path(str(folder)) != self.runs_dir:
+            self.set_runs_dir(Path(str(folder)))

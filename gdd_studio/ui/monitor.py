@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -218,10 +218,20 @@ class GridPanel(QWidget):
         self._follow = True
         self._pixmap: QPixmap | None = None
         self._dirty = False
+        self.classes: list[str] = []  # one per grid row, drawn at the left of each row
+        self.label_rects: list[tuple[str, int, int]] = []  # (name, top, height) drawn
+
+    def set_classes(self, classes: list[str] | None) -> None:
+        """Name the grid's rows (row k shows class k); None or [] draws no names."""
+        classes = list(classes or [])
+        if classes != self.classes:
+            self.classes = classes
+            self._fit()
 
     def clear(self) -> None:
         self._grids.clear()
         self._pixmap = None
+        self.classes, self.label_rects = [], []
         self.slider.setRange(0, 0)
         self.view.clear()
         self.view.setText("samples appear here as the run goes")
@@ -269,6 +279,8 @@ class GridPanel(QWidget):
         if self._pixmap is None or self._pixmap.isNull():
             return
         size, w, h = self.view.size(), self._pixmap.width(), self._pixmap.height()
+        margin = self._label_margin()
+        size = QSize(max(1, size.width() - margin), size.height())
         factor = min(size.width() / w, size.height() / h)
         if factor >= 2:
             # Whole pixels: every generated pixel becomes an equal square block.
@@ -281,7 +293,37 @@ class GridPanel(QWidget):
             scaled = self._pixmap.scaled(
                 size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
             )
-        self.view.setPixmap(scaled)
+        self.view.setPixmap(self._with_labels(scaled, margin))
+
+    def _label_margin(self) -> int:
+        if not self.classes:
+            return 0
+        metrics = QFontMetrics(self.view.font())
+        return min(140, max(metrics.horizontalAdvance(c) for c in self.classes) + 10)
+
+    def _with_labels(self, scaled: QPixmap, margin: int) -> QPixmap:
+        """The grid with each row's class name at its left (rows are classes, in order)."""
+        self.label_rects = []
+        rows = len(self.classes)
+        if not margin or not rows:
+            return scaled
+        out = QPixmap(scaled.width() + margin, scaled.height())
+        out.fill(QColor(17, 17, 17))
+        painter = QPainter(out)
+        painter.drawPixmap(margin, 0, scaled)
+        painter.setPen(QColor(200, 200, 200))
+        metrics = QFontMetrics(self.view.font())
+        row_h = scaled.height() / rows
+        for k, name in enumerate(self.classes):
+            top = int(k * row_h)
+            text = metrics.elidedText(name, Qt.TextElideMode.ElideRight, margin - 8)
+            painter.drawText(
+                0, top, margin - 6, max(1, int(row_h)),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, text,
+            )  # fmt: skip
+            self.label_rects.append((name, top, int(row_h)))
+        painter.end()
+        return out
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)

@@ -13,7 +13,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -187,7 +187,7 @@ class SetupPanel(QWidget):
         self.dataset.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
-        self.dataset.setMinimumContentsLength(16)
+        self.dataset.setMinimumContentsLength(24)  # "Fashion-MNIST (not found)" whole
         self.dataset.setToolTip(
             "The dataset to distil. Image folder / NPZ file pick your own data; "
             "a folder dropped on the window is used too."
@@ -260,10 +260,43 @@ class SetupPanel(QWidget):
         box = QGroupBox("Training")
         form = self._form(box)
         for key, label, widget in (
-            ("gan.epochs", "GAN epochs", _spin(0, 100_000, "ganEpochsSpin")),
-            ("distill.epochs", "SKD epochs", _spin(0, 100_000, "distillEpochsSpin")),
-            ("gan.batch_size", "GAN batch size", _spin(1, 65_536, "batchSpin")),
-            ("distill.batch_size", "SKD batch size", _spin(1, 65_536, "distillBatchSpin")),
+            (
+                "gan.epochs",
+                "GAN epochs",
+                _spin(
+                    0,
+                    100_000,
+                    "ganEpochsSpin",
+                    "Phase 1: passes over the training images while the conditional GAN "
+                    "learns to draw each class",
+                ),
+            ),
+            (
+                "distill.epochs",
+                "SKD epochs",
+                _spin(
+                    0,
+                    100_000,
+                    "distillEpochsSpin",
+                    "Phase 2: passes of self-knowledge distillation, where pool networks "
+                    "make the generator's images carry the real images' class knowledge",
+                ),
+            ),
+            (
+                "gan.batch_size",
+                "GAN batch size",
+                _spin(
+                    1,
+                    65_536,
+                    "batchSpin",
+                    "Real images per phase-1 step (and as many generated ones)",
+                ),
+            ),
+            (
+                "distill.batch_size",
+                "SKD batch size",
+                _spin(1, 65_536, "distillBatchSpin", "Real and generated images per phase-2 step"),
+            ),
             (
                 "model.width",
                 "Model width",
@@ -300,7 +333,11 @@ class SetupPanel(QWidget):
         form = self._form(box)
         self.data_dir = QLineEdit(objectName="dataDirEdit")
         self.data_dir.setPlaceholderText("the default data folder")
-        self.data_dir.setToolTip("a folder that holds the dataset's files")
+        self.data_dir.setToolTip(
+            "a folder that holds the dataset's files (MNIST's IDX files, "
+            "cifar-10-batches-py/ or its .tar.gz); the dataset list follows it"
+        )
+        self.data_dir.editingFinished.connect(self.refresh_datasets)
         browse = QToolButton(text="...", objectName="dataDirButton")
         browse.clicked.connect(self._browse_data_dir)
         row = QHBoxLayout()
@@ -442,10 +479,32 @@ class SetupPanel(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "Data folder", self.data_dir.text())
         if folder:
             self.data_dir.setText(folder)
+            self.refresh_datasets()
 
     # ---- datasets ----
+    def _data_dir_text(self) -> str | None:
+        box = getattr(self, "data_dir", None)  # the list is first filled before the box exists
+        return (box.text().strip() or None) if box is not None else None
+
+    def missing_dataset_message(self, cfg: RunConfig) -> str | None:
+        """Why ``cfg``'s built-in dataset cannot load here, in this panel's words; else None."""
+        from ..data import list_datasets
+
+        if cfg.download:
+            return None
+        for st in list_datasets(cfg.data_dir):
+            if st.id == cfg.dataset and not st.available:
+                return (
+                    f"{st.title} is not on this computer ({st.note}). Point Advanced > Data "
+                    "folder at the folder that holds its files, or tick Advanced > "
+                    "'download when not found'."
+                )
+        return None
+
+    @Slot()
     def refresh_datasets(self) -> None:
-        """List every dataset id with whether it is here, then the two pickers."""
+        """List every dataset id with whether it is here (in the Data folder too), then the
+        two pickers."""
         from ..data import list_datasets
 
         current = self.dataset.currentData()
@@ -456,10 +515,12 @@ class SetupPanel(QWidget):
         ]
         self.dataset.blockSignals(True)
         self.dataset.clear()
-        for st in list_datasets():
+        for st in list_datasets(self._data_dir_text()):
             label = st.title if st.available else f"{st.title} (not found)"
             self.dataset.addItem(label, st.id)
-            tip = st.note if st.available else f"not found offline: {st.note}"
+            tip = st.note
+            if not st.available:
+                tip += "; set Advanced > Data folder, or tick 'download when not found'"
             self.dataset.setItemData(self.dataset.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.dataset.insertSeparator(self.dataset.count())
         self.dataset.addItem("Image folder...", f"{CUSTOM}folder")
@@ -468,7 +529,11 @@ class SetupPanel(QWidget):
             self._add_custom(spec)
         self.dataset.blockSignals(False)
         if current:
-            self.select_dataset(current)
+            filling, self._filling = self._filling, True  # the same dataset: keep lambda
+            try:
+                self.select_dataset(current)
+            finally:
+                self._filling = filling
 
     def _add_custom(self, spec: str) -> int:
         kind, _, path = spec.partition(":")
@@ -530,6 +595,7 @@ class SetupPanel(QWidget):
             for key, widget in self._bindings:
                 _show(widget, _get(cfg, key))
             self.pool.set_checked(cfg.distill.pool)
+            self.refresh_datasets()  # availability in the config's data folder
         finally:
             self._filling = False
         self.note.setText(f"Preset {cfg.preset}: {PRESETS.get(cfg.preset, '')}")
