@@ -4,6 +4,14 @@
     python bench/bench_ui_latency.py --seconds 60 --preset paper --device cuda
     python bench/bench_ui_latency.py --evaluate          # during an evaluation instead
     python bench/bench_ui_latency.py --evaluate RUN_DIR  # ... of that run
+    python bench/bench_ui_latency.py --whole-run         # a smoke run, start to end
+    python bench/bench_ui_latency.py --follow            # ... written by another process
+
+``--whole-run`` measures a whole ``smoke`` run in the window, from Start through loading,
+both phases, the phase ends and the end of the run (its set, the finished dialog, the
+runs list and the viewer catching up) until the window is idle again; ``--follow`` does
+the same while the CLI writes the run in another process and the window follows its
+folder. Both print the slowest calls on the GUI thread (what made the longest gaps).
 
 With ``--evaluate`` the gaps are measured while the Evaluation tab trains ConvNet-3
 networks (the literature's width) on the run's distilled set: of RUN_DIR, or of a fresh
@@ -48,6 +56,17 @@ def main() -> None:
     parser.add_argument("--dataset", default="mnist-sample")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--keep", action="store_true", help="keep the run in the user's folder")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    parser.add_argument(
+        "--whole-run", action="store_true", help="a whole smoke run in the window, start to end"
+    )
+    parser.add_argument(
+        "--follow", action="store_true", help="a whole smoke run written by another process"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="whole runs measured in a row")
+    parser.add_argument(
+        "--cold", action="store_true", help="no engine warm-up after launch (as before)"
+    )
     parser.add_argument(
         "--evaluate", nargs="?", const="", metavar="RUN_DIR",
         help="measure during an evaluation (of RUN_DIR, or of a fresh smoke run)",
@@ -64,7 +83,13 @@ def main() -> None:
     from gdd_studio.config import preset_config
     from gdd_studio.ui import MainWindow
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     app = QApplication([])
+    if args.whole_run or args.follow:
+        for k in range(args.repeat):
+            _whole_run(app, args, k)
+        return
     run_dir = None
     if args.evaluate is not None:
         run_dir = _evaluated_run(args)
@@ -130,6 +155,146 @@ def main() -> None:
         f"{_gaps_ms(gaps['training'])}"
     )
     print(f"event-loop p99 gap while training: {p99:.1f} ms (target < 100 ms)")
+
+
+GUI_CALLS = (  # (class, method): the GUI-thread work at a run's edges
+    ("MainWindow", "_on_created"), ("MainWindow", "_on_done"),
+    ("MainWindow", "_on_thread_finished"), ("MainWindow", "_drain"), ("MainWindow", "_poll"),
+    ("MainWindow", "refresh_runs"), ("MainWindow", "_read_folder"),
+    ("MainWindow", "_selection_changed"), ("MainWindow", "show_run"),
+    ("MainWindow", "show_message"), ("EvalPanel", "set_runs"), ("EvalPanel", "poll"),
+    ("EvalPanel", "refresh_results"), ("SetViewer", "set_run"), ("SetViewer", "reload"),
+    ("SetViewer", "_on_done"), ("GridPanel", "redraw"), ("LossPanel", "redraw"),
+    ("MainWindow", "start_run"), ("MainWindow", "_launch"), ("MainWindow", "_set_running"),
+    ("MainWindow", "_on_event"),
+)  # fmt: skip
+
+
+def _instrument() -> list[tuple[float, str]]:
+    """Time the window's slots that run at a run's edges; returns (seconds, name) calls.
+
+    The classes are patched, not the instances: a signal connected to a bound method of a
+    QObject is queued to that object's thread, while one connected to a plain function
+    would run it on the emitting (worker) thread.
+    """
+    import functools
+
+    from gdd_studio.ui import eval_panel, main_window, monitor
+
+    classes = {
+        "MainWindow": main_window.MainWindow, "EvalPanel": eval_panel.EvalPanel,
+        "SetViewer": eval_panel.SetViewer, "GridPanel": monitor.GridPanel,
+        "LossPanel": monitor.LossPanel,
+    }  # fmt: skip
+    for path, name in GUI_CALLS:
+        cls = classes[path]
+        method = cls.__dict__.get(name)
+        if method is None or getattr(method, "_timed", False):
+            continue
+
+        @functools.wraps(method)
+        def timed(self, *a, _m=method, _n=f"{path}.{name}", **kw):
+            t0 = time.perf_counter()
+            try:
+                return _m(self, *a, **kw)
+            finally:
+                _CALLS.append((time.perf_counter() - t0, _n))
+
+        timed._timed = True
+        setattr(cls, name, timed)
+    return _CALLS
+
+
+_CALLS: list[tuple[float, str]] = []
+
+
+def _whole_run(app, args, k: int) -> None:
+    """A smoke run from Start to idle (or followed from another process), its gaps."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from PySide6.QtCore import Qt, QTimer
+
+    from gdd_studio.config import preset_config
+    from gdd_studio.ui import MainWindow
+
+    runs = Path(tempfile.mkdtemp(prefix="gdd-bench-runs-"))
+    calls = _instrument()  # before the window, so its connections reach the timed methods
+    window = MainWindow(runs_dir=runs)
+    window.confirm_close = lambda: True
+    window.resize(1440, 900)
+    window.show()
+    if k == 0 and not args.cold:
+        from gdd_studio.ui.worker import warm_up_engine
+
+        warm_up_engine()  # as gdd-studio does after showing the window
+    cfg = preset_config("smoke")
+    cfg.dataset, cfg.device = args.dataset, args.device if args.device != "auto" else "cpu"
+    window.set_config(cfg)
+    gaps: list[float] = []
+    idle_gaps: list[float] = []
+    big: list[tuple[float, float, str]] = []  # (gap, when, the status line then)
+    state = {"phase": "idle", "last": time.perf_counter(), "started": 0.0, "proc": None}
+
+    def start() -> None:
+        if not args.follow:
+            window.start_run()
+            return
+        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads or 1))
+        cmd = [sys.executable, "-m", "gdd_studio.cli", "run", "--preset", "smoke",
+               "--dataset", args.dataset, "--device", cfg.device, "--runs-dir", str(runs),
+               "--quiet"]  # fmt: skip
+        state["proc"] = subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+
+    def followed_done() -> bool:
+        proc = state["proc"]
+        return proc is not None and proc.poll() is not None
+
+    def tick() -> None:
+        now = time.perf_counter()
+        phase = state["phase"]
+        if phase == "idle":
+            idle_gaps.append(now - state["last"])
+        if phase in ("run", "after"):
+            gaps.append(now - state["last"])
+            if gaps[-1] > 0.05:
+                recent = ", ".join(
+                    f"{n} {1000 * t:.0f}" for t, n in calls[-3:]
+                )  # what the GUI thread did last
+                big.append((gaps[-1], now - state["started"], f"after: {recent}"))
+        state["last"] = now
+        if phase == "idle" and now - state["started"] >= args.idle:
+            state["phase"], state["started"] = "run", now
+            calls.clear()
+            start()
+        elif phase == "run" and args.follow and window.runs.count() and not window.selected_paths():
+            window.runs.setCurrentRow(0)  # the user selects the run as it appears
+        elif phase == "run" and (followed_done() if args.follow else not window.running):
+            state["phase"], state["ended"] = "after", now
+        elif phase == "after" and now - state["ended"] >= 2.5:  # the poll that sees the end
+            state["total"] = now - state["started"]
+            app.quit()
+
+    timer = QTimer(interval=1)
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.timeout.connect(tick)
+    state["started"] = state["last"] = time.perf_counter()
+    timer.start()
+    app.exec()
+    timer.stop()
+    window.shutdown()
+    window.close()
+    what = "followed from another process" if args.follow else "in the window"
+    print(f"whole smoke run {k + 1} {what} ({state.get('total', 0):.1f} s incl. 2.5 s after):")
+    print(f"  idle {args.idle:.0f} s before Start: {_gaps_ms(idle_gaps)}")
+    print(f"  Start to idle: {_gaps_ms(gaps)}; over 100 ms: {sum(g > 0.1 for g in gaps)}")
+    slow = sorted(calls, reverse=True)[:6]
+    print("  slowest GUI-thread calls: " + ", ".join(f"{n} {1000 * t:.0f} ms" for t, n in slow))
+    for gap, when, status in sorted(big, reverse=True)[:4]:
+        print(f"  gap {1000 * gap:.0f} ms at {when:.2f} s ({status})")
 
 
 def _evaluated_run(args):

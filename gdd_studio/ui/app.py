@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow, app_icon
+    from .worker import warm_up_engine
 
     app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
     app.setApplicationName("GDD Studio")
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow()
     window.restore_state()
     window.show()
+    warm_up_engine()  # torch's one-time imports, off the first run's start
     if os.environ.get(QUIT_AFTER_SHOW, "0") != "0":
 
         def report_and_quit() -> None:

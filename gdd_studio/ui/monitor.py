@@ -174,13 +174,14 @@ class LossPanel(QWidget):
             self._smoothed.clear()
             self._dirty = set(self._steps)
         order = list(LOSS_TITLES)
+        new_curves = False
         for key in sorted(self._dirty, key=order.index):
             curve = self._curves.get(key)
             if curve is None:
                 pen = pg.mkPen(_PENS[order.index(key) % len(_PENS)], width=1.5)
                 curve = self.plot.plot([], [], pen=pen)
                 self._curves[key] = curve
-                self._rebuild_legend()
+                new_curves = True
             raw = self._values.get(key, [])
             done = self._smoothed.get(key, np.empty(0))
             if len(done) < len(raw):
@@ -188,6 +189,8 @@ class LossPanel(QWidget):
                 done = np.concatenate([done, more])
                 self._smoothed[key] = done
             curve.setData(np.asarray(self._steps.get(key, []), dtype=np.float64), done)
+        if new_curves:  # once, however many losses a phase start brought
+            self._rebuild_legend()
         self._dirty.clear()
         self._empty.setVisible(not self._steps)
 
