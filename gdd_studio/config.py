@@ -28,7 +28,7 @@ CLASSIFIERS = ("convnet3", "resnet10", "resnet18", "alexnet", "vgg11")
 EVAL_ARCHS = ("convnet3", "resnet18", "alexnet", "vgg11")
 SELECTIONS = ("herding", "random")
 
-# lambda, the weight of the matching term, per dataset family (METHOD.md).
+# lambda, the weight of the matching term, per dataset family (docs/METHOD.md).
 LAMBDA_DEFAULTS = {"mnist": 0.001, "fashion-mnist": 0.01, "cifar10": 0.01, "custom": 0.01}
 
 
@@ -324,7 +324,7 @@ def preset_config(name: str) -> RunConfig:
         return cfg
     if name == "cpu":
         # [ours] On 2 cores, more steps of a narrow model beat fewer steps of a wide one
-        # (METHOD.md's CPU table): width 32 with a doubled learning rate draws clean digits
+        # (docs/METHOD.md, the presets): width 32 with a doubled learning rate draws clean digits
         # of the right class; phase 2 keeps DiM's recipe with narrowed, shorter pool training.
         cfg.model = ModelConfig(width=32, nz=100)
         cfg.gan = GanConfig(epochs=60, batch_size=64, lr=2e-4)

@@ -1,4 +1,4 @@
-"""The losses of the method (METHOD.md): logit standardization, SKD, DiM's MSE, WGAN-GP."""
+"""The losses of the method (docs/METHOD.md): logit standardization, SKD, DiM's MSE, WGAN-GP."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""Training and testing classifiers on a distilled set (phase 4 of METHOD.md)."""
+"""Training and testing classifiers on a distilled set (phase 4 of docs/METHOD.md)."""

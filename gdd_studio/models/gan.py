@@ -1,4 +1,4 @@
-"""DiM's conditional WGAN-GP networks (METHOD.md, "Phase 1").
+"""DiM's conditional WGAN-GP networks (docs/METHOD.md, "Phase 1").
 
 The generator is conditioned the way DiM does it: the first K entries of the noise vector
 are overwritten by the one-hot label, so the network itself has no label input and the same

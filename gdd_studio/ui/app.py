@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow()
     window.restore_state()
     window.show()
-    warm_up_engine()  # torch's one-time imports, off the first run's start
+    warm = warm_up_engine()  # torch's one-time imports, off the first run's start
     if os.environ.get(QUIT_AFTER_SHOW, "0") != "0":
 
         def report_and_quit() -> None:
@@ -62,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
             app.exit(0)
 
         QTimer.singleShot(0, report_and_quit)
-    return app.exec()
+    code = app.exec()
+    # A window closed within a second of launch: let the warm-up's imports end before the
+    # interpreter does (a daemon thread cut off mid-import can crash the exit).
+    warm.join(timeout=30)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -287,7 +287,7 @@ class SetViewer(QWidget):
         self.selection.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
-        self.selection.setMinimumContentsLength(14)  # the list opens full width
+        self.selection.setMinimumContentsLength(19)  # the list opens full width
         row.addWidget(self.selection)
         self.show_candidates = QCheckBox("Show candidates", objectName="viewerCandidatesCheck")
         self.show_candidates.setToolTip(
@@ -694,8 +694,10 @@ class EvalPanel(QWidget):
         always = QCheckBox("random real subset (always)", checked=True, enabled=False)
         always.setToolTip("The same number of real images per class, the same protocol")
         base.addWidget(always)
-        self.gan_only = QCheckBox("GAN only (phase 1, before SKD)", objectName="evalGanOnlyCheck")
-        self.gan_only.setToolTip("The phase-1 generator, to see what distillation added")
+        self.gan_only = QCheckBox("GAN only (phase 1)", objectName="evalGanOnlyCheck")
+        self.gan_only.setToolTip(
+            "The phase-1 generator, before SKD, to see what distillation added"
+        )
         base.addWidget(self.gan_only)
         self.full_real = QCheckBox("full real training set", objectName="evalFullRealCheck")
         self.full_real.setToolTip("The upper bound: a network trained on every real image")
@@ -761,6 +763,10 @@ class EvalPanel(QWidget):
         for fmt, (text, _suffix, _filter) in SET_FORMATS.items():
             self.export_format.addItem(text, fmt)
         self.export_format.currentIndexChanged.connect(self._format_changed)
+        self.export_format.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.export_format.setMinimumContentsLength(12)  # the list opens full width
         ef.addRow("Format", self.export_format)
         self.export_ipc = QSpinBox(objectName="exportIpcSpin", minimum=1, maximum=100_000)
         self.export_ipc.setToolTip("Images per class of the exported set")
@@ -805,13 +811,18 @@ class EvalPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
+        # The longest column (the source's title) is elided, so Epochs and Protocol stay in
+        # view at 1280 px; the full title is the cell's tooltip.
+        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
+        self.table.setColumnWidth(3, 112)
+        self.table.setWordWrap(False)
         split.addWidget(self.table)
         split.setSizes([420, 260])
         rv.addWidget(split, 1)
         outer.addWidget(right)
         outer.setStretchFactor(1, 1)
         outer.setCollapsible(1, False)
-        outer.setSizes([290, 700])
+        outer.setSizes([280, 700])
         self.splitters = [outer, split]  # the window keeps their sizes between launches
         self.form_widgets = [box, adv]
 
@@ -1065,6 +1076,8 @@ class EvalPanel(QWidget):
                 item = QTableWidgetItem(str(value))
                 if j in (2, 5, 6, 7):
                     item.setTextAlignment(RIGHT)
+                if j == 3:
+                    item.setToolTip(str(source))  # the column may elide it
                 if j == 5:
                     each = ", ".join(f"{100 * a:.2f}" for a in r.get("accuracies", []))
                     item.setToolTip(f"{series_name(r)}: each network {each}")
