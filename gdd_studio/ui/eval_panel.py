@@ -810,11 +810,10 @@ class EvalPanel(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        # The longest column (the source's title) is elided, so Epochs and Protocol stay in
-        # view at 1280 px; the full title is the cell's tooltip.
-        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
-        self.table.setColumnWidth(3, 112)
+        # The longest column (the source's title) takes the width left over and is elided
+        # when there is little, so Epochs and Protocol stay in view at 1280 px; the full
+        # title is the cell's tooltip.
+        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.table.setWordWrap(False)
         split.addWidget(self.table)
         split.setSizes([420, 260])
