@@ -60,7 +60,28 @@ def kmeans_pick(f: torch.Tensor, k: int, seed: int, iters: int = 30) -> list[int
     return picks
 
 
-def choose(rule, feats, logits, labels, targets, targets_l2, ipc, k, seed):
+def mmd_pick(f: torch.Tensor, real: torch.Tensor, k: int) -> list[int]:
+    """Kernel herding: greedily minimise the MMD (RBF kernel, median bandwidth) to the real
+    images of the class: matches their whole distribution, not only the mean."""
+    f, real = f.double(), real.double()
+    d_rr = torch.cdist(real, real)
+    sigma2 = d_rr[d_rr > 0].median() ** 2
+    k_cr = torch.exp(-(torch.cdist(f, real) ** 2) / (2 * sigma2)).mean(1)
+    k_cc = torch.exp(-(torch.cdist(f, f) ** 2) / (2 * sigma2))
+    s = torch.zeros(len(f), dtype=torch.float64)
+    taken = torch.zeros(len(f), dtype=torch.bool)
+    chosen: list[int] = []
+    for t in range(1, k + 1):
+        score = (2 * s + k_cc.diagonal()) / t**2 - 2 * k_cr / t
+        score[taken] = float("inf")
+        i = int(score.argmin())
+        chosen.append(i)
+        taken[i] = True
+        s += k_cc[:, i]
+    return chosen
+
+
+def choose(rule, feats, logits, labels, targets, targets_l2, ipc, k, seed, real=None):
     kept = []
     probs = F.softmax(logits, 1)
     for c in range(k):
@@ -80,6 +101,8 @@ def choose(rule, feats, logits, labels, targets, targets_l2, ipc, k, seed):
         elif rule == "easy":
             ce = -torch.log(probs[members, c] + 1e-12)
             picks = ce.argsort()[:ipc].tolist()
+        elif rule == "mmd":
+            picks = mmd_pick(f, real[0][real[1] == c], ipc)
         elif rule == "kmeans":
             picks = kmeans_pick(f, ipc, seed + c)
         else:
@@ -183,7 +206,16 @@ def main() -> None:
                     ys = torch.from_numpy(l2)
                 else:
                     kept = choose(
-                        rule, feats, logits, y, targets, targets_l2, args.ipc, k, cfg.seed
+                        rule,
+                        feats,
+                        logits,
+                        y,
+                        targets,
+                        targets_l2,
+                        args.ipc,
+                        k,
+                        cfg.seed,
+                        real=(real_feats, data.y_train),
                     )
                     xs, ys = x01[kept], y[kept]
                 t1 = time.perf_counter()
