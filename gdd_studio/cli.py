@@ -183,16 +183,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from .engine.run import Run
+    from .engine.run import Run, busy_message
 
-    run = Run.open(args.run_dir)
+    run = Run.open(args.run_dir, restart=args.restart)
     status = run._info.get("status")
     if status == "finished" and run.generator_path.exists():
         raise GddError(f"run {run.dir} has already finished; nothing to resume")
     if status in ("running", "paused"):
+        raise GddError(busy_message(run.dir, run._info))
+    if args.restart and not run.lost_checkpoint:
         raise GddError(
-            f"run {run.dir} is still being written by process {run._info.get('pid')} on "
-            f"{run._info.get('host')}; stop it first"
+            f"--restart is only for a run whose checkpoint is missing; {run.dir} resumes "
+            "from its own"
         )
     return _execute(run, args.quiet)
 
@@ -388,6 +390,10 @@ def make_parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="continue a stopped or interrupted run")
     resume.add_argument("run_dir")
     resume.add_argument("--quiet", action="store_true")
+    resume.add_argument(
+        "--restart", action="store_true",
+        help="start over from step 0 when the run's checkpoints/last.pt is missing",
+    )  # fmt: skip
     resume.set_defaults(func=cmd_resume)
 
     ds = sub.add_parser("datasets", help="list datasets and whether they are here offline")

@@ -460,7 +460,13 @@ def validate_evaluation(e: EvalConfig) -> None:
 
 
 def validate_for_dataset(cfg: RunConfig, num_classes: int, per_class: list[int]) -> None:
-    """Checks that need the loaded dataset: IPC against the smallest class, nz against K."""
+    """Checks that need the loaded dataset: two classes at least, IPC against the smallest
+    class, nz against K."""
+    if num_classes < 2:
+        raise ConfigError(
+            f"{cfg.dataset} has {num_classes} class: distilling needs at least two "
+            "(the generator and every classifier learn to tell classes apart)"
+        )
     smallest = min(per_class)
     if cfg.ipc > smallest:
         raise ConfigError(

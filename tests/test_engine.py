@@ -222,7 +222,7 @@ def test_corrupt_checkpoint_is_one_message_and_kept(tiny_dataset, tmp_path):
     again = Run.open(run.dir)
     with pytest.raises(CheckpointError) as err:
         again.execute()
-    assert "corrupt or unreadable" in str(err.value) and str(run.checkpoint_path) in str(err.value)
+    assert "damaged" in str(err.value) and str(run.checkpoint_path) in str(err.value)
     assert run.checkpoint_path.read_bytes() == b"garbage, not a checkpoint"
     assert (run.dir / "config.json").exists()
 

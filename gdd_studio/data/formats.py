@@ -16,6 +16,7 @@ import pickle
 import shutil
 import tarfile
 import tempfile
+import zipfile
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -493,8 +494,11 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
                 f"never loaded because loading them can run code ({needs})"
             ) from None
         raise DatasetError(f"{path} is not a valid .npz dataset: {exc}") from None
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DatasetError(f"{path} is not a valid .npz dataset: {exc}") from None
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+        # A truncated archive: zipfile's own text does not name the file.
+        raise DatasetError(
+            f"{path} is not a valid .npz dataset (damaged or cut short: {exc})"
+        ) from None
 
     x_train = _npz_images(arrays["x_train"], "x_train", path)
     x_test = _npz_images(arrays["x_test"], "x_test", path)

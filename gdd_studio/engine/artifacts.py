@@ -10,6 +10,7 @@ that made it; asking for another selection makes a new set, never reuses the old
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,8 +120,16 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {path} does not exist") from None
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"checkpoint {path} is corrupt or unreadable ({reason})") from None
+        # PyTorch's own text advises loading with weights_only=False, which runs whatever
+        # code the file holds: never pass that on.
+        kind = (
+            "refused by the safe loader"
+            if isinstance(exc, pickle.UnpicklingError)
+            else (type(exc).__name__)
+        )
+        raise CheckpointError(
+            f"checkpoint {path} is damaged or was not written by GDD Studio ({kind})"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"checkpoint {path} is not a GDD Studio run checkpoint")
     return state

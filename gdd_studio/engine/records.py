@@ -196,6 +196,18 @@ class RunSummary:
             and (self.path / "checkpoints" / "last.pt").is_file()
         )
 
+    @property
+    def lost_checkpoint(self) -> bool:
+        """It had written a checkpoint (run.json counts the steps) that is gone: it can
+        only start over from step 0, which the user must be asked for."""
+        step = self.info.get("step")
+        return (
+            self.status in ("stopped", "interrupted", "failed")
+            and isinstance(step, int)
+            and step > 0
+            and not (self.path / "checkpoints" / "last.pt").is_file()
+        )
+
 
 def list_runs(runs_dir: Path) -> list[RunSummary]:
     """Every run folder under ``runs_dir``, newest first."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import socket
 import time
@@ -28,11 +29,12 @@ from torch import Tensor, nn
 from .. import __version__
 from ..config import RunConfig, resolve_defaults, resolve_device, validate, validate_for_dataset
 from ..data import ImageDataset, dataset_family, load_dataset
-from ..errors import CheckpointError, GddError, user_message
+from ..errors import CheckpointError, DiskFullError, GddError, user_message
 from ..evaluation.train import normalizer, test_accuracy, train_classifier
 from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
 from ..models.gan import Discriminator, Generator, conditional_noise
 from ..models.nets import build_classifier
+from ..rundir.lock import RunLock, is_locked
 from . import storage
 from .artifacts import CHECKPOINT_FORMAT, load_checkpoint, synthetic_set, write_dataset_info
 from .events import (
@@ -355,6 +357,12 @@ class Trainer:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        missing = [k for k in CHECKPOINT_KEYS if k not in state]
+        if missing:
+            raise CheckpointError(
+                f"checkpoint lacks {', '.join(missing)}: it is damaged or was not written by "
+                "this version of GDD Studio"
+            )
         self.phase, self.phase_step, self.step = state["phase"], state["phase_step"], state["step"]
         self.elapsed = float(state["elapsed"])
         self.perm = state["perm"]
@@ -378,6 +386,12 @@ class Trainer:
             if state["pool_opt"] is not None:
                 self.pool_opt = self._pool_optimizer(self.pool_net)
                 self.pool_opt.load_state_dict(state["pool_opt"])
+
+
+CHECKPOINT_KEYS = (
+    "phase", "phase_step", "step", "elapsed", "perm", "G", "D", "opt_g", "opt_d", "rng",
+    "torch_rng", "pool_arch", "pool_net", "pool_opt", "pretrained", "best",
+)  # fmt: skip
 
 
 def _steps_per_epoch(n: int, batch_size: int, cap: int | None) -> int:
@@ -404,7 +418,12 @@ def _slug(text: str) -> str:
 def new_run_dir(runs_dir: Path, cfg: RunConfig) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     base = f"{stamp}-{_slug(cfg.dataset)}-ipc{cfg.ipc}"
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise GddError(f"the runs folder {runs_dir} is a file, not a folder") from None
+    except PermissionError:
+        raise GddError(f"cannot create the runs folder {runs_dir}: permission denied") from None
     for i in range(1, 1000):
         path = runs_dir / (base if i == 1 else f"{base}-{i}")
         try:
@@ -430,6 +449,8 @@ class Run:
         self._sink: EventSink = lambda e: None
         self._pending: list[tuple[int, int, int, dict[str, Tensor]]] = []
         self._info: dict[str, Any] = {}
+        self.restart = False  # start over from step 0 although the run had a checkpoint
+        self._lock = RunLock(self.dir)
 
     # ---- paths ----
     @property
@@ -465,14 +486,32 @@ class Run:
         return run
 
     @classmethod
-    def open(cls, run_dir: str | Path) -> Run:
+    def open(cls, run_dir: str | Path, restart: bool = False) -> Run:
+        """Reopen a run folder to resume it, its config checked as ``create`` checks one.
+
+        ``restart``: the run's checkpoint is gone; start over from step 0 and clear what
+        the earlier attempt recorded (metrics, grids, phase checkpoints).
+        """
         path = Path(run_dir)
         if not (path / "config.json").is_file():
             raise CheckpointError(f"{path} is not a run folder (no config.json in it)")
         cfg = RunConfig.load(path / "config.json")
+        try:
+            resolve_defaults(cfg)
+            validate(cfg)
+        except GddError as exc:
+            raise type(exc)(f"{path / 'config.json'}: {exc}") from None
         run = cls(path, cfg)
         run._info = read_run_info(path)
+        run.restart = restart
         return run
+
+    @property
+    def lost_checkpoint(self) -> bool:
+        """The run had written a checkpoint (run.json counts its steps) that is gone now:
+        resuming would silently start over, so it needs ``restart``."""
+        step = self._info.get("step")
+        return isinstance(step, int) and step > 0 and not self.checkpoint_path.exists()
 
     # ---- info file (run.json): what a runs list shows ----
     def _write_info(self, **changes: Any) -> None:
@@ -504,25 +543,59 @@ class Run:
         """
         self._sink = on_event or (lambda e: None)
         control = control or RunControl()
+        validate(self.cfg)  # also a Run made by hand, not through create or open
+        if not self._lock.acquire():
+            # Another process trains here; its run.json is not ours to touch.
+            raise GddError(busy_message(self.dir, read_run_info(self.dir)))
+        try:
+            return self._execute_locked(control)
+        finally:
+            self._lock.release()
+
+    def _execute_locked(self, control: RunControl) -> str:
         try:
             status = self._execute(control)
         except GddError as exc:
+            if isinstance(exc, DiskFullError):
+                self._error_log(exc)
             self._fail(str(exc))
             raise
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 self._write_info(status="interrupted", message="interrupted")
                 raise
-            with open(self.dir / "error.log", "a", encoding="utf-8") as fh:
-                fh.write(traceback.format_exc())
+            self._error_log(exc)
             self._fail(user_message(exc))
             raise
         return status
 
-    def _fail(self, message: str) -> None:
+    def _error_log(self, exc: BaseException) -> None:
+        text = "".join(traceback.format_exception(exc))
         try:
-            self._log(message, "error")
-            self._write_info(status="failed", message=message)
+            with open(self.dir / "error.log", "a", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError:
+            pass  # a full disk: run.json below still says why
+
+    def _fail(self, message: str) -> None:
+        """Record the failure. On a full disk each write may fail in turn; the status
+        must still stop saying "running", so run.json is rewritten in place as a last
+        resort (a short file rewritten needs no new space)."""
+        try:
+            try:
+                self._log(message, "error")
+            except OSError:
+                pass
+            try:
+                self._write_info(status="failed", message=message)
+            except OSError:
+                self._info.update(status="failed", message=message)
+                try:
+                    with open(self.dir / "run.json", "r+", encoding="utf-8") as fh:
+                        fh.write(json.dumps(self._info) + "\n")
+                        fh.truncate()
+                except OSError:
+                    pass
         finally:
             self._emit(RunFinished("failed", str(self.dir), message))
 
@@ -550,6 +623,15 @@ class Run:
                     f"epoch is {trainer.spe[phase]} steps",
                     "warning",
                 )
+        self._remove_stale_temporaries()
+        if self.lost_checkpoint and not self.restart:
+            raise CheckpointMissingError(
+                f"{self.checkpoint_path} is missing although the run had reached step "
+                f"{self._info.get('step')}: resuming would start over from step 0; "
+                "resume with --restart to do that (its metrics and grids are cleared)"
+            )
+        if self.restart and self.lost_checkpoint:
+            self._clear_records()
         if self.checkpoint_path.exists():
             state = load_checkpoint(self.checkpoint_path)
             saved = RunConfig.from_json(state["config_json"])
@@ -558,7 +640,11 @@ class Run:
                     f"checkpoint {self.checkpoint_path} belongs to another config than "
                     f"{self.dir / 'config.json'}"
                 )
-            trainer.load_state_dict(state)
+            try:
+                trainer.load_state_dict(state)
+            except CheckpointError as exc:
+                raise CheckpointError(f"{self.checkpoint_path}: {exc}") from None
+            self._restore_phase_checkpoints(trainer)
             self._truncate_records(trainer.step)
             self._log(f"resumed from step {trainer.step} (phase {trainer.phase})")
         else:
@@ -570,16 +656,65 @@ class Run:
         )
         return trainer
 
+    def _remove_stale_temporaries(self) -> None:
+        """Hidden ``.*.tmp`` files a killed writer left (an atomic write's first half).
+
+        Only the trainer writes the folder itself, checkpoints/ and grids/, and we hold the
+        lock: all of those go. An evaluation or export in another process may be writing
+        under distilled/, eval/ or selection/ right now, so there only old ones go.
+        """
+        now = time.time()
+        for sub, min_age in (("", 0), ("checkpoints", 0), ("grids", 0), ("distilled", 3600),
+                             ("eval", 3600), ("selection", 3600)):  # fmt: skip
+            folder = self.dir / sub
+            try:
+                found = list(folder.glob(".*.tmp"))
+            except OSError:
+                continue
+            for tmp in found:
+                try:
+                    if now - tmp.stat().st_mtime >= min_age:
+                        tmp.unlink()
+                except OSError:
+                    continue
+
+    def _clear_records(self) -> None:
+        """Before a restart from step 0: nothing of the earlier attempt may mix in."""
+        self.metrics_path.unlink(missing_ok=True)
+        for pattern in ("grids/*.png", "checkpoints/phase*.pt"):
+            for path in self.dir.glob(pattern):
+                path.unlink(missing_ok=True)
+        self._info.pop("step", None)
+        self._write_info()
+        self._log("restarting from step 0: the earlier metrics, grids and checkpoints removed")
+
+    def _restore_phase_checkpoints(self, t: Trainer) -> None:
+        """A run stopped exactly at a phase boundary by a version that wrote ``last.pt``
+        before ``phase<P>.pt`` may lack the latter; ``last.pt`` is that state still."""
+        for phase in (1, 2):
+            path = self.dir / "checkpoints" / f"phase{phase}.pt"
+            if t.phase == phase + 1 and t.phase_step == 0 and not path.exists():
+                storage.atomic_write_bytes(path, self.checkpoint_path.read_bytes())
+                self._log(f"rebuilt {path.name} from {self.checkpoint_path.name}", "warning")
+
     def _truncate_records(self, step: int) -> None:
-        """Forget metrics and grids written after the checkpoint we resume from."""
+        """Forget metrics and grids written after the checkpoint we resume from.
+
+        A kill can cut the last row anywhere (even inside a multi-byte character) and an
+        old crash may have left a damaged row: only rows whose step reads as a number at
+        or before the checkpoint are kept.
+        """
         if self.metrics_path.exists():
-            with open(self.metrics_path, newline="", encoding="utf-8") as fh:
-                rows = [r for r in csv.reader(fh)]
-            if rows:
-                kept = [rows[0]] + [r for r in rows[1:] if r and int(r[1]) <= step]
+            text = self.metrics_path.read_bytes().decode("utf-8", errors="replace")
+            complete = text[: text.rfind("\n") + 1]  # a last line without its newline is cut
+            rows = list(csv.reader(io.StringIO(complete)))
+            if rows and rows[0][:2] == ["phase", "step"]:
+                kept = [rows[0]] + [r for r in rows[1:] if _row_step(r, len(rows[0])) <= step]
                 buf = io.StringIO()
                 csv.writer(buf).writerows(kept)
                 storage.atomic_write_text(self.metrics_path, buf.getvalue())
+            else:  # not even a header: nothing in it is worth keeping
+                self.metrics_path.unlink()
         grids = self.dir / "grids"
         if grids.is_dir():
             for png in grids.glob("*.png"):
@@ -647,10 +782,10 @@ class Run:
             self._save_grid(t, phase)
             t.phase, t.phase_step, t.perm = phase + 1, 0, None
             t.pool_arch = t.pool_net = t.pool_opt = None
-            path = self._checkpoint(t, clock)
-            storage.atomic_write_bytes(
-                self.dir / "checkpoints" / f"phase{phase}.pt", path.read_bytes()
-            )
+            # phase<P>.pt before last.pt moves past the boundary: a kill between the two
+            # leaves last.pt inside phase P, which finishes (and writes both) on resume.
+            self._checkpoint(t, clock, self.dir / "checkpoints" / f"phase{phase}.pt")
+            self._checkpoint(t, clock)
         return self._finish(t, clock)
 
     def _maybe_select(self, t: Trainer) -> None:
@@ -695,6 +830,10 @@ class Run:
         cfg = self.cfg
         self._emit(PhaseStarted(3, PHASE_NAMES[3], 1, t.step))
         t.G.eval()
+        if not all(
+            torch.isfinite(v).all() for v in t.G.state_dict().values() if v.is_floating_point()
+        ):
+            raise GddError("the generator's weights are not finite (NaN or infinite): not saved")
         storage.atomic_torch_save(self.generator_path, t.G.state_dict())
         self.distilled_path(cfg.ipc).unlink(missing_ok=True)  # a set of an earlier finish
         chosen = synthetic_set(
@@ -719,6 +858,14 @@ class Run:
         for _, _, _, values in self._pending:
             flat.extend(v.detach().float().reshape(()) for v in values.values())
         numbers = torch.stack(flat).tolist() if flat else []
+        if not all(math.isfinite(x) for x in numbers):
+            phase, step = self._pending[0][:2]
+            self._pending.clear()
+            raise GddError(
+                f"the losses became non-finite (NaN or infinite) in phase {phase} by step "
+                f"{step}: the run is stopped; lower the learning rate or check the data "
+                "(the last checkpoint is kept)"
+            )
         new_file = not self.metrics_path.exists()
         i = 0
         with open(self.metrics_path, "a", newline="", encoding="utf-8") as fh:
@@ -772,15 +919,32 @@ class Run:
             )
         )
 
-    def _checkpoint(self, t: Trainer, clock: _RateClock) -> Path:
+    def _checkpoint(self, t: Trainer, clock: _RateClock, path: Path | None = None) -> Path:
         self._flush_metrics()
         t.elapsed = clock.elapsed()
+        if path is not None:  # a phase-end copy: run.json and the events follow last.pt
+            storage.atomic_torch_save(path, t.state_dict())
+            return path
         storage.atomic_torch_save(self.checkpoint_path, t.state_dict())
         self._write_info(
             phase=t.phase, step=t.step, total_steps=t.totals[1] + t.totals[2], elapsed_s=t.elapsed
         )
         self._emit(CheckpointSaved(t.step, str(self.checkpoint_path)))
         return self.checkpoint_path
+
+
+def _row_step(row: list[str], width: int) -> float:
+    """The step of a metrics row, or infinity for a damaged one (dropped on resume)."""
+    if len(row) != width:
+        return math.inf
+    try:
+        return int(row[1])
+    except ValueError:
+        return math.inf
+
+
+class CheckpointMissingError(CheckpointError):
+    """The run's last.pt is gone: resuming would start over (``Run.open(restart=True)``)."""
 
 
 class _RateClock:
@@ -823,10 +987,27 @@ def read_run_info(run_dir: Path) -> dict[str, Any]:
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        info = None
+    if not isinstance(info, dict):  # unreadable, or JSON that is not an object ([])
         return {"id": Path(run_dir).name, "status": "unknown"}
-    if info.get("status") in ("running", "paused") and not _process_alive(info):
+    if info.get("status") in ("running", "paused") and not _writer_alive(run_dir, info):
         info["status"] = "interrupted"
     return info
+
+
+def busy_message(run_dir: Path, info: dict[str, Any]) -> str:
+    """The refusal when another process trains in ``run_dir`` (it holds the lock)."""
+    who = f"process {info.get('pid')} on {info.get('host')}" if info.get("pid") else "a process"
+    return f"run {run_dir} is being trained by {who}; stop it first"
+
+
+def _writer_alive(run_dir: Path, info: dict[str, Any]) -> bool:
+    """The lock says it on this machine; a folder from before locks falls back on the pid."""
+    if info.get("host") == socket.gethostname():
+        locked = is_locked(run_dir)
+        if locked is not None:
+            return locked
+    return _process_alive(info)
 
 
 def _process_alive(info: dict[str, Any]) -> bool:
@@ -845,4 +1026,7 @@ def _process_alive(info: dict[str, Any]) -> bool:
     return True
 
 
-__all__ = ["Run", "Trainer", "load_checkpoint", "read_run_info"]
+__all__ = [
+    "CheckpointMissingError", "Run", "Trainer", "busy_message", "load_checkpoint",
+    "read_run_info",
+]  # fmt: skip

@@ -16,11 +16,23 @@ from typing import IO, Any
 
 import numpy as np
 
+from ..errors import NO_SPACE, DiskFullError, no_space_message
 from ..paths import normal_mode
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
+    """Write through a hidden temporary file and a rename. A full disk (or quota) becomes
+    a DiskFullError naming the folder; the temporary file is removed either way."""
     path = Path(path)
+    try:
+        _atomic_write(path, write)
+    except OSError as exc:
+        if exc.errno in NO_SPACE:
+            raise DiskFullError(no_space_message(path.parent)) from exc
+        raise
+
+
+def _atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -39,7 +51,7 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
         raise
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes | memoryview) -> None:
     atomic_write(path, lambda fh: fh.write(data))
 
 
@@ -50,7 +62,11 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_torch_save(path: Path, obj: Any) -> None:
     import torch
 
-    atomic_write(path, lambda fh: torch.save(obj, fh))
+    # Serialized in memory first: torch.save writing straight to a full disk raises a
+    # RuntimeError ("[enforce fail at inline_container.cc]") that has lost the errno.
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getbuffer())
 
 
 def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:

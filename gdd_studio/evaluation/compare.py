@@ -16,7 +16,7 @@ from typing import Any
 
 from ..engine.artifacts import run_config
 from ..errors import GddError
-from .protocol import load_results, source_title
+from .protocol import load_results, protocol_tag, protocols_differ, row_protocol, source_title
 
 # Settings that do not change what a run's generator learns.
 IGNORED_PREFIXES = ("evaluation.", "monitor.")
@@ -127,7 +127,7 @@ def comparison_rows(run_dirs: Sequence[Path]) -> list[dict[str, Any]]:
             row = dict(r, run=d.name, run_label=labels[d])
             source = row.get("source")
             if source in GENERATOR_FREE:
-                key = (row.get("arch"), row.get("ipc"), source, row.get("epochs"))
+                key = (row.get("arch"), row.get("ipc"), source, protocol_tag(row))
                 shared.setdefault(key, []).append(row)
                 continue
             row["label"] = f"{labels[d]}: {source_title(row)}"
@@ -142,6 +142,14 @@ def comparison_rows(run_dirs: Sequence[Path]) -> list[dict[str, Any]]:
             for row in group:
                 row["label"] = f"{row['run_label']}: {source_title(row)}"
                 rows.append(row)
+    # Runs evaluated another way (epochs, DSA, report, width) are never one series: each
+    # label carries its protocol, so the table, chart and CSV show them apart.
+    measured = [row_protocol(r) for r in rows]
+    if any(protocols_differ(a, b) for i, a in enumerate(measured) for b in measured[i + 1 :]):
+        for row in rows:
+            tag = protocol_tag(row)
+            row["label"] = f"{row['label']} [{tag}]"
+            row["run_label"] = f"{row['run_label']} [{tag}]"
     return rows
 
 

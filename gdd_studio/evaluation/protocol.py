@@ -11,7 +11,10 @@ exists). DiM's on-the-fly protocol and best-of-checks reporting are options, lab
 such in the results, never the default.
 
 Results accumulate in ``eval/results.json`` (and the same rows in ``eval/results.csv``):
-a new evaluation replaces the rows it recomputes and keeps the others.
+a new evaluation replaces the rows it recomputes and keeps the others measured the same
+way. Every row records how it was measured (epochs, DSA, report, width, lr, batch); rows
+of another protocol never share the file with new ones: they are moved, whole, to
+``eval/results-<time>.json``, so one table, chart or CSV never mixes protocols.
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ SOURCE_TITLES = {
 }
 RESULT_COLUMNS = [
     "arch", "ipc", "source", "selection", "n", "mean", "std", "accuracies", "images", "epochs",
-    "protocol", "report", "width", "seconds",
+    "protocol", "report", "width", "dsa", "seconds",
 ]  # fmt: skip
 CHECKS = 5  # test-set checks of the best-of-checks report [DiM]
 
@@ -371,17 +374,44 @@ class Evaluation:
             "protocol": s.protocol if source in ("distilled", "gan-only") else "fixed",
             "report": s.report,
             "width": s.width,
+            "dsa": s.dsa,
+            "lr": s.lr,
+            "batch_size": s.batch_size,
             "seconds": 0.0,
         }
         if s.report == "best-of-checks":
             row["final_accuracies"] = [round(float(a), 6) for a in finals]
         return row
 
+    def _move_aside(self, old: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        """Keep rows of another protocol whole, in a file of their own."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = results_path(self.dir).with_name(f"results-{stamp}.json")
+        n = 2
+        while path.exists():
+            path = results_path(self.dir).with_name(f"results-{stamp}-{n}.json")
+            n += 1
+        doc = {"protocol": old.get("protocol"), "results": rows}
+        storage.atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
+        self._log(
+            f"{len(rows)} earlier result rows were measured another way "
+            f"({protocol_tag(rows[0])}); moved to {path.name} so that one table never mixes "
+            "protocols",
+            "warning",
+        )
+
     def _save(self, new_rows: list[dict[str, Any]]) -> dict[str, Any]:
         """Merge the new rows into eval/results.json (and .csv), replacing same-key rows."""
         old = load_results(self.dir) or {"results": []}
         keys = {_row_key(r) for r in new_rows}
-        kept = [r for r in old["results"] if _row_key(r) not in keys]
+        ours = settings_protocol(self.settings)
+        kept, other = [], []
+        for r in old["results"]:
+            if _row_key(r) in keys:
+                continue
+            (other if protocols_differ(row_protocol(r), ours) else kept).append(r)
+        if other:
+            self._move_aside(old, other)
         rows = sorted(kept + new_rows, key=_sort_key)
         protocol = asdict(self.settings)
         protocol.update(
@@ -396,6 +426,45 @@ class Evaluation:
         storage.atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
         storage.atomic_write_text(path.with_suffix(".csv"), results_csv(rows))
         return doc
+
+
+def settings_protocol(s: EvalConfig) -> dict[str, Any]:
+    """How an evaluation with settings ``s`` measures (what its rows record)."""
+    return {
+        "epochs": s.epochs, "full_real_epochs": s.full_real_epochs, "dsa": s.dsa,
+        "report": s.report, "width": s.width, "lr": s.lr, "batch_size": s.batch_size,
+        "protocol": s.protocol,
+    }  # fmt: skip
+
+
+def row_protocol(row: dict[str, Any]) -> dict[str, Any]:
+    """How a saved row was measured; keys a row from an older version lacks are None
+    (unknown, so they never count as a difference)."""
+    source = row.get("source")
+    out: dict[str, Any] = {k: row.get(k) for k in ("dsa", "report", "width", "lr", "batch_size")}
+    out["full_real_epochs" if source == "full-real" else "epochs"] = row.get("epochs")
+    if source in SOURCES_WITH_GENERATOR:
+        out["protocol"] = row.get("protocol")
+    return out
+
+
+def protocols_differ(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return any(a[k] is not None and b.get(k) is not None and a[k] != b[k] for k in a)
+
+
+def protocol_tag(row: dict[str, Any]) -> str:
+    """A row's protocol in a few words, for labels where rows of several protocols meet."""
+    p = row_protocol(row)
+    parts = [f"{row.get('epochs')} epochs"]
+    if p.get("dsa") is False:
+        parts.append("no DSA")
+    if p.get("report") not in (None, "final"):
+        parts.append(str(p["report"]))
+    if p.get("width") is not None:
+        parts.append(f"width {p['width']}")
+    if p.get("protocol") not in (None, "fixed"):
+        parts.append(str(p["protocol"]))
+    return ", ".join(parts)
 
 
 def _row_key(row: dict[str, Any]) -> tuple:
@@ -476,6 +545,9 @@ __all__ = [
     "SOURCES",
     "SOURCE_TITLES",
     "load_results",
+    "protocol_tag",
+    "protocols_differ",
+    "row_protocol",
     "random_real_indices",
     "results_csv",
     "results_path",

@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
         self.confirm_close = self._ask_close  # replaceable in tests and scripts
         self.ask_save_path = self._ask_save_path  # (title, suggested, filters) -> path or ""
         self.confirm_replace = self._ask_replace
+        self.confirm_restart = self._ask_restart  # (run folder) -> start over from step 0?
         self._live_step: tuple[int, int] | None = None  # (step, total) of this window's run
         self._build()
         self._redraw_timer = QTimer(self, interval=REDRAW_MS)
@@ -338,7 +339,12 @@ class MainWindow(QMainWindow):
         summary = self._selected_summary()
         if self.running or summary is None:
             return
-        if not summary.resumable:
+        restart = False
+        if summary.lost_checkpoint:
+            if not self.confirm_restart(summary.path):
+                return
+            restart = True
+        elif not summary.resumable:
             self.show_message(
                 "info", "Nothing to resume", f"This run is {summary.status}; it cannot resume."
             )
@@ -348,7 +354,7 @@ class MainWindow(QMainWindow):
         except GddError as exc:
             self.show_message("error", "Cannot resume", str(exc))
             return
-        self._launch(RunWorker(resume=summary.path))
+        self._launch(RunWorker(resume=summary.path, restart=restart))
 
     def _launch(self, worker: RunWorker) -> None:
         self._clear_view()
@@ -650,7 +656,9 @@ class MainWindow(QMainWindow):
     def _update_resume_button(self) -> None:
         summary = self._selected_summary()
         self.resume_button.setEnabled(
-            not self.running and summary is not None and summary.resumable
+            not self.running
+            and summary is not None
+            and (summary.resumable or summary.lost_checkpoint)
         )
 
     @Slot(object, object)
@@ -829,6 +837,16 @@ class MainWindow(QMainWindow):
         box.setObjectName(f"{kind}Message")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
+
+    def _ask_restart(self, run_dir: Path) -> bool:
+        answer = QMessageBox.question(
+            self,
+            "Checkpoint missing",
+            f"{run_dir.name} has lost its checkpoint (checkpoints/last.pt).\n"
+            "Resuming can only start it over from step 0; its metrics and grids are "
+            "cleared. Start over?",
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def _ask_close(self) -> bool:
         if self.running:

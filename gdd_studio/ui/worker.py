@@ -54,10 +54,15 @@ class RunWorker(QObject):
     done = Signal(object)  # (status, message): "finished" | "stopped" | "failed"
 
     def __init__(
-        self, cfg: RunConfig | None = None, runs_dir: Path | None = None, resume: Path | None = None
+        self,
+        cfg: RunConfig | None = None,
+        runs_dir: Path | None = None,
+        resume: Path | None = None,
+        restart: bool = False,
     ) -> None:
         super().__init__()
         self.cfg, self.runs_dir, self.resume_dir = cfg, runs_dir, resume
+        self.restart = restart  # resume a run whose checkpoint is lost from step 0
         self.control = RunControl()
         self.run_dir: Path | None = None
 
@@ -79,7 +84,7 @@ class RunWorker(QObject):
         from ..engine.run import Run
 
         if self.resume_dir is not None:
-            run = Run.open(self.resume_dir)
+            run = Run.open(self.resume_dir, restart=self.restart)
         else:
             assert self.cfg is not None and self.runs_dir is not None
             self.event.emit(LogMessage("info", f"loading dataset {self.cfg.dataset}"))
