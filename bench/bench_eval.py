@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, stack_module_state, vmap
 
-from gdd_studio.evaluation.train import train_classifier
 from gdd_studio.models.augment import DIGIT_STRATEGY, DSA
+from gdd_studio.models.fit import train_classifier
 from gdd_studio.models.nets import build_classifier
 
 

@@ -22,8 +22,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gdd_studio.config import set_value, validate  # noqa: E402
-from gdd_studio.engine.artifacts import load_checkpoint, run_config  # noqa: E402
 from gdd_studio.engine.run import Run  # noqa: E402
+from gdd_studio.rundir.artifacts import load_checkpoint, run_config  # noqa: E402
 
 
 def main() -> None:

@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gdd_studio.config import SamplingConfig  # noqa: E402
 from gdd_studio.data import dataset_family, load_dataset  # noqa: E402
-from gdd_studio.engine.artifacts import load_run_generator, run_config  # noqa: E402
 from gdd_studio.engine.sampling import SEED_OBSERVER, SEED_SAMPLE, sample_images  # noqa: E402
 from gdd_studio.engine.selection import (  # noqa: E402
     herding,
@@ -39,9 +38,10 @@ from gdd_studio.engine.selection import (  # noqa: E402
     real_class_means,
 )
 from gdd_studio.evaluation.protocol import random_real_indices  # noqa: E402
-from gdd_studio.evaluation.train import normalizer, test_accuracy, train_classifier  # noqa: E402
 from gdd_studio.models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY  # noqa: E402
+from gdd_studio.models.fit import normalizer, test_accuracy, train_classifier  # noqa: E402
 from gdd_studio.models.nets import build_classifier  # noqa: E402
+from gdd_studio.rundir.artifacts import load_run_generator, run_config  # noqa: E402
 
 
 def kmeans_pick(f: torch.Tensor, k: int, seed: int, iters: int = 30) -> list[int]:

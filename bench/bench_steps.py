@@ -16,7 +16,7 @@ import torch
 
 from gdd_studio.config import preset_config, resolve_defaults, resolve_device
 from gdd_studio.data import load_dataset
-from gdd_studio.engine.run import Trainer
+from gdd_studio.engine.trainer import Trainer
 
 
 def _sync(device: str) -> None:

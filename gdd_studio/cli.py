@@ -210,9 +210,9 @@ def _int_list(text: str, what: str) -> list[int]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .engine.artifacts import run_config
     from .engine.events import RunControl
     from .evaluation.protocol import Evaluation
+    from .rundir.artifacts import run_config
 
     settings = run_config(Path(args.run_dir)).evaluation
     if args.preset:
@@ -253,7 +253,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _sampling_override(args: argparse.Namespace):
     """The run's phase-3 settings with --selection/--candidates applied, or None."""
-    from .engine.artifacts import run_config
+    from .rundir.artifacts import run_config
 
     if args.selection is None and args.candidates is None:
         return None
@@ -277,8 +277,8 @@ def _results_table(rows: list[dict[str, Any]]) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .engine.artifacts import run_config
     from .export import export_generator, export_set
+    from .rundir.artifacts import run_config
 
     run_dir = Path(args.run_dir)
     if args.format == "generator":
@@ -295,9 +295,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_chart(args: argparse.Namespace) -> int:
-    from .engine.artifacts import run_config
     from .evaluation.compare import comparison_rows
     from .export import write_chart
+    from .rundir.artifacts import run_config
 
     dirs = [Path(d) for d in args.run_dir]
     datasets = {run_config(d).dataset for d in dirs}

@@ -162,7 +162,7 @@ class RunConfig:
         return cls.from_dict(data)
 
     def save(self, path: str | Path) -> None:
-        from .engine.storage import atomic_write_text
+        from .storage import atomic_write_text
 
         atomic_write_text(Path(path), self.to_json() + "\n")
 

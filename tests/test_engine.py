@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from gdd_studio.engine import storage
+from gdd_studio import storage
 from gdd_studio.engine.events import (
     CheckpointSaved,
     GridImage,

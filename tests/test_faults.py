@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
+from gdd_studio import storage
 from gdd_studio.cli import main
-from gdd_studio.engine import storage
 from gdd_studio.engine.events import Progress, RunControl
-from gdd_studio.engine.records import list_runs
 from gdd_studio.engine.run import Run, load_checkpoint, read_run_info
 from gdd_studio.errors import CheckpointError, ConfigError, DatasetError, GddError
 from gdd_studio.rundir.lock import RunLock, is_locked
+from gdd_studio.rundir.records import list_runs
 from tests.helpers import tiny_config, write_tiny_npz
 
 TOTAL = 12

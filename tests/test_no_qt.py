@@ -13,7 +13,7 @@ def test_engine_and_cli_import_without_qt():
             sys.modules[name] = None  # any import of these now raises ImportError
         import gdd_studio.cli, gdd_studio.config, gdd_studio.engine.run
         import gdd_studio.data, gdd_studio.models, gdd_studio.evaluation.protocol
-        import gdd_studio.export, gdd_studio.engine.artifacts
+        import gdd_studio.export, gdd_studio.rundir.artifacts
         loaded = [m for m in sys.modules if m.startswith(("PySide6", "pyqtgraph"))]
         assert all(sys.modules[m] is None for m in loaded), loaded
         print("ok")

@@ -7,7 +7,8 @@ import sys
 import textwrap
 import time
 
-from gdd_studio.engine.records import (
+from gdd_studio.engine.run import Run
+from gdd_studio.rundir.records import (
     LogReader,
     MetricsReader,
     list_grids,
@@ -15,7 +16,6 @@ from gdd_studio.engine.records import (
     parse_metrics_row,
     read_log_tail,
 )
-from gdd_studio.engine.run import Run
 from tests.helpers import tiny_config, write_tiny_npz
 
 HEADER = (
@@ -109,7 +109,7 @@ def test_records_need_no_qt():
         import sys
         for name in ("PySide6", "pyqtgraph", "shiboken6"):
             sys.modules[name] = None  # any import of these now raises ImportError
-        import gdd_studio.engine.records
+        import gdd_studio.rundir.records
         print("ok")
         """
     )

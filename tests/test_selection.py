@@ -8,12 +8,13 @@ import torch
 
 from gdd_studio.cli import main
 from gdd_studio.config import SamplingConfig
-from gdd_studio.engine.artifacts import read_stored_set, run_config, synthetic_set
 from gdd_studio.engine.run import Run
 from gdd_studio.engine.selection import herding, selection_spec
+from gdd_studio.engine.sets import synthetic_set
 from gdd_studio.errors import ConfigError
 from gdd_studio.evaluation.protocol import Evaluation, load_results
 from gdd_studio.export import export_set
+from gdd_studio.rundir.artifacts import read_stored_set, run_config
 from tests.helpers import tiny_config, write_tiny_npz
 
 
@@ -91,8 +92,8 @@ def test_another_rule_makes_another_set_never_reusing_the_old_file(tiny_run):
     assert (tiny_run / "distilled" / "ipc2-random.npz").is_file()
     assert not np.array_equal(random.images, herded.images)
     # The random rule is exactly the paper's draw: the first IPC noise draws per class.
-    from gdd_studio.engine.artifacts import load_run_generator
     from gdd_studio.engine.sampling import SEED_SAMPLE, sample_images
+    from gdd_studio.rundir.artifacts import load_run_generator
 
     cfg = run_config(tiny_run)
     g = load_run_generator(tiny_run)

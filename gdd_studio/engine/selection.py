@@ -28,14 +28,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .. import storage
 from ..config import SamplingConfig
 from ..data import ImageDataset, dataset_family
 from ..errors import GddError
-from ..evaluation.train import normalizer, test_accuracy, train_classifier
 from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
+from ..models.fit import normalizer, test_accuracy, train_classifier
 from ..models.gan import Generator
 from ..models.nets import ConvNet3, build_classifier
-from . import storage
+from ..rundir.folder import RunFolder
 from .sampling import sample_images
 
 OBSERVER_FORMAT = 1
@@ -82,7 +83,7 @@ def candidates_per_class(s: SamplingConfig, ipc: int) -> int:
 
 
 def observer_path(run_dir: Path, s: SamplingConfig) -> Path:
-    return Path(run_dir) / "selection" / f"observer-w{s.observer_width}-e{s.observer_epochs}.pt"
+    return RunFolder(run_dir).selection / f"observer-w{s.observer_width}-e{s.observer_epochs}.pt"
 
 
 def train_observer(

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..engine.artifacts import run_config
 from ..errors import GddError
+from ..rundir.artifacts import run_config
 from .protocol import load_results, protocol_tag, protocols_differ, row_protocol, source_title
 
 # Settings that do not change what a run's generator learns.

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import storage
 from ..config import (
     EvalConfig,
     SamplingConfig,
@@ -43,15 +44,6 @@ from ..config import (
     validate_sampling,
 )
 from ..data import ImageDataset, dataset_family, load_dataset
-from ..engine import storage
-from ..engine.artifacts import (
-    SOURCES_WITH_GENERATOR,
-    load_run_generator,
-    require_generator,
-    run_config,
-    synthetic_set,
-    synthetic_set_path,
-)
 from ..engine.events import (
     EvalFinished,
     EvalProgress,
@@ -60,11 +52,20 @@ from ..engine.events import (
     LogMessage,
     RunControl,
 )
+from ..engine.sets import synthetic_set
 from ..errors import ConfigError, GddError, user_message
 from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
+from ..models.fit import normalizer, test_accuracy, train_classifier
 from ..models.gan import Generator
 from ..models.nets import build_classifier
-from .train import normalizer, test_accuracy, train_classifier
+from ..rundir.artifacts import (
+    SOURCES_WITH_GENERATOR,
+    load_run_generator,
+    require_generator,
+    run_config,
+    synthetic_set_path,
+)
+from ..rundir.folder import RunFolder
 
 SOURCES = ("distilled", "gan-only", "random-real", "full-real")
 SOURCE_TITLES = {
@@ -83,7 +84,7 @@ EventSink = Callable[[Any], None]
 
 
 def results_path(run_dir: str | Path) -> Path:
-    return Path(run_dir) / "eval" / "results.json"
+    return RunFolder(run_dir).results
 
 
 def load_results(run_dir: str | Path) -> dict[str, Any] | None:
@@ -154,7 +155,7 @@ class Evaluation:
 
     @property
     def has_gan_only(self) -> bool:
-        return (self.dir / "checkpoints" / "phase1.pt").is_file()
+        return RunFolder(self.dir).phase_checkpoint(1).is_file()
 
     def plan(self) -> list[tuple[str, int | None, str]]:
         """(architecture, IPC or None for the full set, source) of every row, in order."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..engine import storage
+from .. import storage
 from ..evaluation.protocol import SOURCES, results_csv, source_title
 from ..models.nets import ARCH_TITLES
 from .sets import ExportError, check_target

@@ -34,20 +34,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import __version__
+from .. import __version__, storage
 from ..config import SamplingConfig, validate_sampling
-from ..engine import storage
-from ..engine.artifacts import (
+from ..engine.sampling import sample_images
+from ..engine.sets import synthetic_set
+from ..errors import GddError
+from ..models.gan import Generator
+from ..paths import normal_mode
+from ..rundir.artifacts import (
     dataset_info,
     load_run_generator,
     require_generator,
     run_config,
-    synthetic_set,
 )
-from ..engine.sampling import sample_images
-from ..errors import GddError
-from ..models.gan import Generator
-from ..paths import normal_mode
 
 SET_FORMATS = ("pt", "npz", "png", "tensors")
 FORMATS = (*SET_FORMATS, "generator")

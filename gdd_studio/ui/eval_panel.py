@@ -333,7 +333,7 @@ class SetViewer(QWidget):
         self.run_dir = run_dir
         if run_dir is not None:
             try:
-                from ..engine.artifacts import run_config
+                from ..rundir.artifacts import run_config
 
                 cfg = run_config(run_dir)
                 for widget, value in ((self.ipc, cfg.ipc), (self.selection, None)):
@@ -375,7 +375,7 @@ class SetViewer(QWidget):
             self._wanted = None
             self._worker.control.stop()
             return
-        from ..engine.artifacts import run_config
+        from ..rundir.artifacts import run_config
 
         run_dir, ipc, selection = wanted
         try:
@@ -842,7 +842,7 @@ class EvalPanel(QWidget):
         self._update_buttons()
 
     def _fill_settings(self, run_dir: Path) -> None:
-        from ..engine.artifacts import run_config
+        from ..rundir.artifacts import run_config
 
         try:
             cfg = run_config(run_dir)
@@ -896,7 +896,7 @@ class EvalPanel(QWidget):
             self._message("error", "Cannot evaluate", str(exc))
             return
         from ..config import validate_evaluation
-        from ..engine.artifacts import require_generator
+        from ..rundir.artifacts import require_generator
 
         try:
             validate_evaluation(settings)
@@ -1183,7 +1183,7 @@ class EvalPanel(QWidget):
         return written
 
     def _chart_title(self) -> str:
-        from ..engine.artifacts import run_config
+        from ..rundir.artifacts import run_config
 
         try:
             dataset = run_config(self.run_dirs[0]).dataset

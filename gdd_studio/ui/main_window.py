@@ -46,7 +46,10 @@ from ..engine.events import (
     StepMetrics,
     fmt_duration,
 )
-from ..engine.records import (
+from ..errors import GddError
+from ..paths import runs_dir as default_runs_dir
+from ..rundir.folder import RunFolder
+from ..rundir.records import (
     LogReader,
     MetricsReader,
     RunSummary,
@@ -54,8 +57,6 @@ from ..engine.records import (
     list_runs,
     read_classes,
 )
-from ..errors import GddError
-from ..paths import runs_dir as default_runs_dir
 from .eval_panel import EvalPanel, SetViewer
 from .monitor import GridPanel, LossPanel
 from .setup_panel import SetupPanel
@@ -350,7 +351,7 @@ class MainWindow(QMainWindow):
             )
             return
         try:
-            self.setup.set_config(RunConfig.load(summary.path / "config.json"))
+            self.setup.set_config(RunConfig.load(RunFolder(summary.path).config))
         except GddError as exc:
             self.show_message("error", "Cannot resume", str(exc))
             return
@@ -677,7 +678,7 @@ class MainWindow(QMainWindow):
 
     def _follow(self, path: Path) -> None:
         self._view_dir = path
-        self._metrics = MetricsReader(path / "metrics.csv")
+        self._metrics = MetricsReader(RunFolder(path).metrics)
         self._log_reader = LogReader(path / "log.txt")
         self._read_folder(path)
 

@@ -159,7 +159,8 @@ class SetWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        from ..engine.artifacts import dataset_info, require_generator, synthetic_set
+        from ..engine.sets import synthetic_set
+        from ..rundir.artifacts import dataset_info, require_generator
 
         result: tuple[str, object] = ("failed", "")
         try:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..models.augment import DSA
+from .augment import DSA
 
 
 def normalizer(mean: tuple[float, ...], std: tuple[float, ...], device: torch.device | str):

@@ -1,17 +1,16 @@
-"""What a finished run leaves behind, read back: its generators and the sets they make.
+"""The run folder's files of substance, read and written: its config, dataset facts,
+checkpoints, generators and stored sets.
 
-Evaluation and exports both start here. The generator can make any IPC after the run, so
-a set that is asked for and not yet stored is made (drawn with the run's phase-3 seed and
-chosen by its selection rule, so the run's own IPC gives exactly the stored
-``distilled/ipc<N>.npz``) and kept for next time. Every stored set records the selection
-that made it; asking for another selection makes a new set, never reuses the old one.
+Evaluation, exports and the trainer all start here; nothing here trains (making a set
+that is not stored yet is ``engine.sets.synthetic_set``). Every stored set records the
+selection that made it; asking for another selection makes a new set, never reuses the
+old one.
 """
 
 from __future__ import annotations
 
 import json
 import pickle
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import storage
 from ..config import RunConfig, SamplingConfig
 from ..data import ImageDataset, load_dataset
 from ..errors import CheckpointError, GddError
 from ..models.gan import Generator
-from . import storage
-from .sampling import SEED_OBSERVER, SEED_SAMPLE
+from .folder import RunFolder
 
 CHECKPOINT_FORMAT = 1
 
@@ -32,7 +31,7 @@ SOURCES_WITH_GENERATOR = ("distilled", "gan-only")
 
 
 def run_config(run_dir: Path) -> RunConfig:
-    path = Path(run_dir) / "config.json"
+    path = RunFolder(run_dir).config
     if not path.is_file():
         raise CheckpointError(f"{run_dir} is not a run folder (no config.json in it)")
     cfg = RunConfig.load(path)
@@ -54,7 +53,7 @@ def write_dataset_info(run_dir: Path, dataset_id: str, data: ImageDataset) -> di
         "image_size": data.image_size, "mean": list(data.mean), "std": list(data.std),
         "train_images": len(data.x_train), "test_images": len(data.x_test),
     }  # fmt: skip
-    storage.atomic_write_text(Path(run_dir) / "dataset.json", json.dumps(info, indent=2) + "\n")
+    storage.atomic_write_text(RunFolder(run_dir).dataset_info, json.dumps(info, indent=2) + "\n")
     return info
 
 
@@ -64,7 +63,7 @@ def dataset_info(run_dir: Path) -> dict[str, Any]:
     A run folder without them (written before they were recorded) gets them from loading
     its dataset once.
     """
-    path = Path(run_dir) / "dataset.json"
+    path = RunFolder(run_dir).dataset_info
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -77,7 +76,7 @@ def dataset_info(run_dir: Path) -> dict[str, Any]:
 
 def require_generator(run_dir: Path) -> Path:
     """The path of the run's final generator, or one message saying it has none yet."""
-    path = Path(run_dir) / "generator.pt"
+    path = RunFolder(run_dir).generator
     if not path.is_file():
         raise GddError(
             f"run {run_dir} has no generator yet ({path.name} is missing): "
@@ -97,7 +96,7 @@ def load_run_generator(run_dir: Path, which: str = "distilled") -> Generator:
         except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
             raise GddError(f"{path} is corrupt or unreadable ({type(exc).__name__})") from None
     elif which == "gan-only":
-        path = run_dir / "checkpoints" / "phase1.pt"
+        path = RunFolder(run_dir).phase_checkpoint(1)
         if not path.is_file():
             raise GddError(f"run {run_dir} has no phase-1 checkpoint ({path} is missing)")
         state = load_checkpoint(path)["G"]
@@ -144,8 +143,8 @@ def synthetic_set_path(
     if selection is not None and selection != run_config(run_dir).sampling.selection:
         suffix = f"-{selection}"
     if source == "distilled":
-        return Path(run_dir) / "distilled" / f"ipc{ipc}{suffix}.npz"
-    return Path(run_dir) / "eval" / f"{source}-ipc{ipc}{suffix}.npz"
+        return RunFolder(run_dir).distilled(ipc, suffix)
+    return RunFolder(run_dir).eval / f"{source}-ipc{ipc}{suffix}.npz"
 
 
 @dataclass
@@ -180,76 +179,10 @@ def read_stored_set(path: Path) -> StoredSet:
         raise GddError(f"{path} is corrupt ({type(exc).__name__}); delete it to resample") from None
 
 
-def synthetic_set(
-    run_dir: Path,
-    ipc: int,
-    source: str = "distilled",
-    device: torch.device | str = "cpu",
-    generator: Generator | None = None,
-    sampling: SamplingConfig | None = None,
-    data: ImageDataset | None = None,
-    log: Callable[[str], None] = lambda m: None,
-    should_stop: Callable[[], bool] | None = None,
-) -> StoredSet:
-    """A generator's set at ``ipc``, chosen by ``sampling`` (default: the run's own rule).
-
-    Read back when stored with the same selection; otherwise drawn, chosen and stored.
-    Herding needs the real training split (``data``, loaded when not given) and the
-    run's observer (trained once, kept under ``selection/``). Raises GddError("stopped")
-    when ``should_stop`` interrupts the observer's training.
-    """
-    from .selection import (
-        load_or_train_observer,
-        real_class_means,
-        select_set,
-        selection_spec,
-    )
-
-    if source not in SOURCES_WITH_GENERATOR:
-        raise ValueError(f"no generator makes the {source!r} set")
-    if ipc < 1:
-        raise GddError(f"IPC must be at least 1, got {ipc}")
-    cfg = run_config(run_dir)
-    sampling = sampling or cfg.sampling
-    spec = selection_spec(sampling)
-    path = synthetic_set_path(run_dir, ipc, source, sampling.selection)
-    if path.is_file():
-        stored = read_stored_set(path)
-        if stored.spec == spec:
-            return stored
-        log(
-            f"{path.name} was chosen by '{stored.selection}' selection; "
-            f"making the '{spec['selection']}' set in its place"
-        )
-    g = generator if generator is not None else load_run_generator(run_dir, source)
-    g = g.to(device)
-    observer = targets = norm = None
-    if sampling.selection != "random":
-        from ..evaluation.train import normalizer
-
-        if data is None:
-            data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=False)
-        observer = load_or_train_observer(
-            Path(run_dir), data, sampling, cfg.seed * 1000 + SEED_OBSERVER, device, log,
-            should_stop,
-        )  # fmt: skip
-        if observer is None:
-            raise GddError("stopped while training the selection observer")
-        targets = real_class_means(observer, data, device)
-        norm = normalizer(data.mean, data.std, device)
-    chosen = select_set(
-        g, ipc, cfg.model.nz, cfg.seed * 1000 + SEED_SAMPLE, device, sampling, observer,
-        targets, norm,
-    )  # fmt: skip
+def write_stored_set(path: Path, images: np.ndarray, labels: np.ndarray, spec: dict[str, Any],
+                     **extra: np.ndarray) -> None:  # fmt: skip
+    """Store a set with the selection that made it (and, for herding, its candidates)."""
     arrays: dict[str, np.ndarray] = {
-        "images": chosen.images, "labels": chosen.labels, "selection": np.array(json.dumps(spec)),
+        "images": images, "labels": labels, "selection": np.array(json.dumps(spec)), **extra,
     }  # fmt: skip
-    extra: dict[str, Any] = {}
-    if sampling.selection != "random":
-        extra = {
-            "candidates": chosen.candidates, "candidate_labels": chosen.candidate_labels,
-            "kept": chosen.kept, "confidence": chosen.confidence,
-        }  # fmt: skip
-        arrays.update(extra)
     storage.atomic_save_npz(path, **arrays)
-    return StoredSet(chosen.images, chosen.labels, spec, True, **extra)

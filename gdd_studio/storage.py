@@ -16,8 +16,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from ..errors import NO_SPACE, DiskFullError, no_space_message
-from ..paths import normal_mode
+from .errors import NO_SPACE, DiskFullError, no_space_message
+from .paths import normal_mode
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .run import read_run_info
+from .folder import RunFolder, read_run_info
 
 GRID_NAME = re.compile(r"phase(\d+)_(\d+)\.png$")
 _ROW_KEYS = ("phase", "step", "epoch", "time")
@@ -137,7 +137,7 @@ def list_grids(run_dir: Path) -> list[tuple[int, int, Path]]:
     renames it, so a half-written PNG never matches ``phase*_*.png``.
     """
     out = []
-    folder = Path(run_dir) / "grids"
+    folder = RunFolder(run_dir).grids
     try:
         paths = list(folder.glob("phase*_*.png"))
     except OSError:
@@ -158,7 +158,7 @@ def read_classes(run_dir: Path) -> list[str] | None:
     import json
 
     try:
-        classes = json.loads((Path(run_dir) / "dataset.json").read_text(encoding="utf-8"))[
+        classes = json.loads((RunFolder(run_dir).dataset_info).read_text(encoding="utf-8"))[
             "classes"
         ]
     except (OSError, ValueError, KeyError, TypeError):
@@ -169,7 +169,7 @@ def read_classes(run_dir: Path) -> list[str] | None:
 def read_log_tail(run_dir: Path, max_lines: int = 500) -> list[str]:
     """The last lines of a run's log.txt (empty when there is none yet)."""
     try:
-        text = (Path(run_dir) / "log.txt").read_text(encoding="utf-8", errors="replace")
+        text = (RunFolder(run_dir).log).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
     return text.splitlines()[-max_lines:]
@@ -193,7 +193,7 @@ class RunSummary:
             return True
         return (
             self.status in ("stopped", "interrupted", "failed")
-            and (self.path / "checkpoints" / "last.pt").is_file()
+            and (RunFolder(self.path).last_checkpoint).is_file()
         )
 
     @property
@@ -205,7 +205,7 @@ class RunSummary:
             self.status in ("stopped", "interrupted", "failed")
             and isinstance(step, int)
             and step > 0
-            and not (self.path / "checkpoints" / "last.pt").is_file()
+            and not (RunFolder(self.path).last_checkpoint).is_file()
         )
 
 
@@ -216,7 +216,7 @@ def list_runs(runs_dir: Path) -> list[RunSummary]:
         candidates = [p for p in root.iterdir() if p.is_dir()]
     except OSError:
         return []
-    runs = [RunSummary(p, read_run_info(p)) for p in candidates if (p / "config.json").is_file()]
+    runs = [RunSummary(p, read_run_info(p)) for p in candidates if RunFolder(p).config.is_file()]
     return sorted(runs, key=lambda r: float(r.info.get("created", 0) or 0), reverse=True)
 
 

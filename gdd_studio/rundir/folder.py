@@ -1,0 +1,178 @@
+"""The run folder: every path in it, new run ids, and run.json read and written.
+
+A run folder is written by one process (the trainer, holding ``.lock``) and read by many
+(the runs list, the window's follower, evaluation, export, resume, another machine). This
+module is the one that knows its layout; the README's "Where things live" lists the same
+files. Nothing here imports the trainer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .. import storage
+from ..errors import GddError
+from .lock import RunLock, is_locked
+
+ACTIVE = ("running", "paused")
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """Where each file of one run lives (see the README's "Where things live")."""
+
+    dir: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dir", Path(self.dir))
+
+    @property
+    def config(self) -> Path:
+        return self.dir / "config.json"
+
+    @property
+    def info(self) -> Path:
+        return self.dir / "run.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.dir / "metrics.csv"
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "log.txt"
+
+    @property
+    def error_log(self) -> Path:
+        return self.dir / "error.log"
+
+    @property
+    def grids(self) -> Path:
+        return self.dir / "grids"
+
+    def grid(self, phase: int, step: int) -> Path:
+        return self.grids / f"phase{phase}_{step:07d}.png"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.dir / "checkpoints"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoints / "last.pt"
+
+    def phase_checkpoint(self, phase: int) -> Path:
+        return self.checkpoints / f"phase{phase}.pt"
+
+    @property
+    def generator(self) -> Path:
+        return self.dir / "generator.pt"
+
+    @property
+    def dataset_info(self) -> Path:
+        return self.dir / "dataset.json"
+
+    def distilled(self, ipc: int, suffix: str = "") -> Path:
+        return self.dir / "distilled" / f"ipc{ipc}{suffix}.npz"
+
+    @property
+    def selection(self) -> Path:
+        return self.dir / "selection"
+
+    @property
+    def eval(self) -> Path:
+        return self.dir / "eval"
+
+    @property
+    def results(self) -> Path:
+        return self.eval / "results.json"
+
+    def lock(self) -> RunLock:
+        return RunLock(self.dir)
+
+
+def write_run_info(run_dir: Path, info: dict[str, Any]) -> None:
+    storage.atomic_write_text(RunFolder(run_dir).info, json.dumps(info, indent=2) + "\n")
+
+
+def _slug(text: str) -> str:
+    keep = "".join(ch if ch.isalnum() else "-" for ch in Path(text.split(":")[-1]).name or text)
+    return "-".join(filter(None, keep.lower().split("-")))[:32] or "data"
+
+
+def new_run_dir(runs_dir: Path, dataset: str, ipc: int) -> Path:
+    """A new, empty run folder named by the time, the dataset and the IPC."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{_slug(dataset)}-ipc{ipc}"
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise GddError(f"the runs folder {runs_dir} is a file, not a folder") from None
+    except PermissionError:
+        raise GddError(f"cannot create the runs folder {runs_dir}: permission denied") from None
+    for i in range(1, 1000):
+        path = runs_dir / (base if i == 1 else f"{base}-{i}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise GddError(f"cannot create a run folder in {runs_dir}")  # pragma: no cover
+
+
+def read_run_info(run_dir: Path) -> dict[str, Any]:
+    """run.json, with a run whose process died marked "interrupted"."""
+    path = RunFolder(run_dir).info
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = None
+    if not isinstance(info, dict):  # unreadable, or JSON that is not an object ([])
+        return {"id": Path(run_dir).name, "status": "unknown"}
+    if info.get("status") in ACTIVE and not _writer_alive(run_dir, info):
+        info["status"] = "interrupted"
+    return info
+
+
+def busy_message(run_dir: Path, info: dict[str, Any]) -> str:
+    """The refusal when another process trains in ``run_dir`` (it holds the lock)."""
+    who = f"process {info.get('pid')} on {info.get('host')}" if info.get("pid") else "a process"
+    return f"run {run_dir} is being trained by {who}; stop it first"
+
+
+def _writer_alive(run_dir: Path, info: dict[str, Any]) -> bool:
+    """The lock says it on this machine; a folder from before locks falls back on the pid."""
+    if info.get("host") == socket.gethostname():
+        locked = is_locked(run_dir)
+        if locked is not None:
+            return locked
+    return _process_alive(info)
+
+
+def _process_alive(info: dict[str, Any]) -> bool:
+    if info.get("host") != socket.gethostname():
+        # Another machine writes it (a shared runs folder): trust a recent heartbeat.
+        return time.time() - float(info.get("updated", 0)) < 3600
+    pid = info.get("pid")
+    if not isinstance(pid, int) or pid == os.getpid():
+        return pid == os.getpid()
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+__all__ = [
+    "RunFolder", "RunLock", "busy_message", "is_locked", "new_run_dir", "read_run_info",
+    "write_run_info",
+]  # fmt: skip

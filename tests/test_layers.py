@@ -1,0 +1,88 @@
+"""The packages only look down, and no reader of a run folder imports its writer.
+
+Layers, bottom to top: errors/paths/storage; config, data, models; rundir (the run
+folder's contract); engine (the trainer and its loop); evaluation; export; cli and ui.
+Every import in the package (also the ones inside functions) is checked, so an arrow
+back up fails here before it tangles the house.
+"""
+
+import ast
+from pathlib import Path
+
+import gdd_studio
+
+ROOT = Path(gdd_studio.__file__).parent
+LAYERS = {
+    "gdd_studio": 0, "errors": 0, "paths": 0, "storage": 0, "resources": 0,
+    "config": 1, "data": 1, "models": 1,
+    "rundir": 2,
+    "engine": 3,
+    "evaluation": 4,
+    "export": 5,
+    "cli": 6, "ui": 6,
+    "__main__": 7,
+}  # fmt: skip
+WRITER = ("gdd_studio.engine.run", "gdd_studio.engine.trainer")
+# The front ends that start a run may import the writer; everything else only reads.
+MAY_WRITE = ("gdd_studio.cli", "gdd_studio.ui.worker", "gdd_studio.ui.jobs")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def import_edges() -> list[tuple[str, str]]:
+    """(importer, imported) for every import of a gdd_studio module by another."""
+    edges = []
+    for path in ROOT.rglob("*.py"):
+        name = _module_name(path)
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")
+                    base = base[: len(base) - node.level + 1]
+                    mod = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    mod = node.module or ""
+                # "from . import storage" imports a module too
+                targets = [mod] + [f"{mod}.{a.name}" for a in node.names]
+            else:
+                continue
+            edges += [(name, t) for t in targets if t.split(".")[0] == "gdd_studio"]
+    return edges
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    return LAYERS[parts[1] if len(parts) > 1 and parts[1] in LAYERS else parts[0]]
+
+
+def violations(edges: list[tuple[str, str]]) -> list[str]:
+    out = []
+    for importer, imported in edges:
+        if _layer(imported) > _layer(importer):
+            out.append(f"{importer} imports {imported}, a higher layer")
+        if imported.startswith(WRITER) and not importer.startswith(WRITER + MAY_WRITE):
+            out.append(f"{importer} reads run folders but imports the writer {imported}")
+    return sorted(set(out))
+
+
+def test_the_checker_sees_arrows_up_and_readers_importing_the_writer():
+    assert violations([("gdd_studio.rundir.records", "gdd_studio.engine.run")])
+    assert violations([("gdd_studio.config", "gdd_studio.storage")]) == []
+    assert violations([("gdd_studio.config", "gdd_studio.engine.storage")])
+    assert violations([("gdd_studio.ui.main_window", "gdd_studio.engine.trainer")])
+    assert violations([("gdd_studio.evaluation.protocol", "gdd_studio.engine.events")]) == []
+    edges = import_edges()
+    assert ("gdd_studio.engine.run", "gdd_studio.rundir.folder") in edges
+    assert len(edges) > 100
+
+
+def test_no_package_imports_a_higher_one_and_no_reader_imports_the_writer():
+    assert violations(import_edges()) == []
