@@ -18,6 +18,7 @@ from typing import Any
 from .errors import ConfigError
 
 LOSSES = ("skd", "mse", "none")
+POOL_BN_MODES = ("eval", "train")
 TAU_MODES = ("divide", "multiply")
 POOL_MODES = ("online", "pretrained")
 DISCRIMINATOR_MODES = ("trained", "frozen")
@@ -68,6 +69,7 @@ class DistillConfig:
     tau: float = 2.0
     lam: float | None = None  # lambda; None = the dataset's default (LAMBDA_DEFAULTS)
     loss: str = "skd"  # "skd" | "mse" (DiM) | "none" (GAN only)
+    mse_weight: float = 0.01  # DiM's weight of the "mse" term, independent of lambda
     standardize: bool = True  # logit standardization before the softmax
     tau_mode: str = "divide"  # Z / tau (reference implementation) or Z * tau
     pool: list[str] = field(default_factory=lambda: ["convnet3", "resnet10", "resnet18"])
@@ -80,6 +82,7 @@ class DistillConfig:
     pool_pretrain_epochs: int = 10  # "pretrained" mode: epochs over the real data per member
     discriminator: str = "trained"  # keep training D after each G step, or "frozen"
     augment: bool = True  # same DSA augmentation on real and synthetic before the pool model
+    pool_bn: str = "eval"  # the pool net's BatchNorm while matching: "eval" [ours] | "train" [DiM]
 
 
 @dataclass
@@ -375,6 +378,9 @@ def validate(cfg: RunConfig) -> None:
     if d.lam is not None and not d.lam >= 0:
         raise ConfigError(f"lambda must be 0 or more, got {d.lam}")
     _choice("distill.loss", d.loss, LOSSES)
+    _choice("distill.pool_bn", d.pool_bn, POOL_BN_MODES)
+    if not d.mse_weight >= 0:
+        raise ConfigError(f"distill.mse_weight must be 0 or more, got {d.mse_weight}")
     _choice("distill.tau_mode", d.tau_mode, TAU_MODES)
     _choice("distill.pool_mode", d.pool_mode, POOL_MODES)
     _choice("distill.discriminator", d.discriminator, DISCRIMINATOR_MODES)

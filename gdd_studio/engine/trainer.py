@@ -226,7 +226,9 @@ class Trainer:
         both = self.normalize(torch.cat([real01, (fake + 1) / 2]))
         if dc.augment:
             both = self.dsa(both, self.rng["aug"], siamese_groups=2)
-        net.eval()  # [ours] BatchNorm pools match on real-data statistics, not the mix
+        # BatchNorm while matching: "eval" [ours] normalizes with the statistics of real
+        # data the pool net learnt; "train" [DiM] with the real+synthetic batch's own.
+        net.train(dc.pool_bn == "train")
         net.requires_grad_(False)
         logits = net(both)
         net.requires_grad_(True)
@@ -251,7 +253,7 @@ class Trainer:
         g_loss = g_adv + g_cls
         if dc.loss != "none":
             match = self.matching_loss(real01, fake)
-            weight = dc.lam * dc.tau**2 if dc.loss == "skd" else dc.lam
+            weight = dc.lam * dc.tau**2 if dc.loss == "skd" else dc.mse_weight  # [DiM] 0.01
             g_loss = g_loss + weight * match
             out["match"] = match
         self.opt_g.zero_grad(set_to_none=True)

@@ -1,0 +1,140 @@
+"""Tests that tell a wrong method from a right one (docs/METHOD.md), on tiny data."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gdd_studio.config import resolve_defaults
+from gdd_studio.data import load_dataset
+from gdd_studio.engine.losses import skd_loss
+from gdd_studio.engine.run import Run
+from gdd_studio.engine.trainer import Trainer
+from tests.helpers import tiny_config, write_tiny_npz
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path):
+    return "npz:" + str(write_tiny_npz(tmp_path / "tiny.npz"))
+
+
+def _trainer(dataset, **changes) -> Trainer:
+    cfg = tiny_config(dataset, **changes)
+    resolve_defaults(cfg)
+    return Trainer(cfg, load_dataset(dataset), "cpu")
+
+
+def _phase2(t: Trainer) -> None:
+    t.phase, t.phase_step = 2, 0
+    t.start_phase2(lambda m: None)
+
+
+@pytest.mark.parametrize(
+    "changes, weight",
+    [
+        (dict(distill__loss="skd", distill__lam=0.01, distill__tau=3.0), 0.01 * 9),
+        (dict(distill__loss="mse", distill__lam=0.001), 0.01),  # DiM's, not lambda
+        (dict(distill__loss="mse", distill__mse_weight=0.5), 0.5),
+    ],
+)
+def test_matching_term_weight(tiny_dataset, changes, weight):
+    t = _trainer(tiny_dataset, **changes)
+    _phase2(t)
+    t.generator_adv_loss = lambda fake, y: (fake.sum() * 0, fake.sum() * 0)
+    t.matching_loss = lambda real, fake: fake.sum() * 0 + 1.0
+    out = t.phase2_step()
+    assert out["g_loss"].item() == pytest.approx(weight)
+
+
+def test_tau_mode_and_standardize_change_the_loss_as_written():
+    torch.manual_seed(0)
+    real, syn = torch.randn(5, 4) * 3, torch.randn(5, 4)
+
+    def expected(tau, std, mode):
+        def d(x):
+            z = (x - x.mean(1, keepdim=True)) / (x.std(1, keepdim=True) + 1e-7) if std else x
+            return F.log_softmax(z / tau if mode == "divide" else z * tau, dim=1)
+
+        p, q = d(real), d(syn)
+        return (p.exp() * (p - q)).sum(1).mean().item()
+
+    values = {}
+    for std in (True, False):
+        for mode in ("divide", "multiply"):
+            got = skd_loss(real, syn, 2.0, std, mode).item()
+            assert got == pytest.approx(expected(2.0, std, mode), rel=1e-4)
+            values[(std, mode)] = got
+    assert len({round(v, 6) for v in values.values()}) == 4
+
+
+def test_generator_lr_reset_at_phase2(tiny_dataset):
+    t = _trainer(tiny_dataset, gan__lr=1e-3, distill__lr=5e-6)
+    assert t.opt_g.param_groups[0]["lr"] == 1e-3
+    _phase2(t)
+    assert all(g["lr"] == 5e-6 for g in t.opt_g.param_groups)
+    assert all(g["lr"] == 1e-3 for g in t.opt_d.param_groups)  # D keeps its own
+
+
+@pytest.mark.parametrize("mode, same", [("frozen", True), ("trained", False)])
+def test_frozen_discriminator_stays_bit_identical(tiny_dataset, mode, same):
+    t = _trainer(tiny_dataset, distill__discriminator=mode)
+    _phase2(t)
+    before = {k: v.clone() for k, v in t.D.state_dict().items()}
+    g_before = {k: v.clone() for k, v in t.G.state_dict().items()}
+    for _ in range(3):
+        t.phase2_step()
+        t.phase_step += 1
+    after = t.D.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before) is same
+    assert not all(torch.equal(g_before[k], v) for k, v in t.G.state_dict().items())
+
+
+def test_one_pool_network_drawn_per_epoch(tiny_dataset):
+    t = _trainer(tiny_dataset, distill__pool="convnet3,resnet10")
+    _phase2(t)
+    drawn = []
+    begin = t._begin_pool_epoch
+
+    def counting():
+        begin()
+        drawn.append((t.phase_step, t.pool_arch, id(t.pool_net)))
+
+    t._begin_pool_epoch = counting
+    for _ in range(2 * t.spe[2]):
+        t.phase2_step()
+        t.phase_step += 1
+    assert [s for s, _, _ in drawn] == [0, t.spe[2]]
+    assert len({n for _, _, n in drawn}) == 2
+
+
+@pytest.mark.parametrize("mode, moves", [("eval", False), ("train", True)])
+def test_pool_batchnorm_mode_while_matching(tiny_dataset, mode, moves):
+    t = _trainer(tiny_dataset, distill__pool="resnet10", distill__pool_bn=mode)
+    _phase2(t)
+    t._begin_pool_epoch()
+    stats = {k: v.clone() for k, v in t.pool_net.state_dict().items() if "running" in k}
+    assert stats
+    x = torch.rand(8, 1, 28, 28)
+    t.matching_loss(x, x * 2 - 1)
+    now = t.pool_net.state_dict()
+    changed = any(not torch.equal(stats[k], now[k]) for k in stats)
+    assert changed is moves
+    assert t.pool_net.training  # back to training for its own steps
+
+
+def test_gan_select_best_keeps_the_best_scoring_generator(tiny_dataset, tmp_path, monkeypatch):
+    cfg = tiny_config(tiny_dataset, gan__select="best", gan__select_every=1, gan__epochs=3)
+    cfg.distill.epochs = 0
+    scores = iter([0.2, 0.9, 0.4])
+    snapshots = []
+
+    def fake_score(self):
+        snapshots.append({k: v.clone() for k, v in self.G.state_dict().items()})
+        return next(scores)
+
+    monkeypatch.setattr(Trainer, "quick_score", fake_score)
+    run = Run.create(cfg, tmp_path / "runs")
+    assert run.execute() == "finished"
+    assert len(snapshots) == 3
+    kept = torch.load(run.folder.phase_checkpoint(1), weights_only=True)["G"]
+    assert all(torch.equal(kept[k], snapshots[1][k]) for k in kept)
+    assert not all(torch.equal(kept[k], snapshots[2][k]) for k in kept)
