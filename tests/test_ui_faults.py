@@ -1,0 +1,40 @@
+"""The window meets a run whose checkpoint was lost: it asks before starting over."""
+
+import csv
+
+from gdd_studio.engine.events import Progress, RunControl
+from gdd_studio.engine.run import Run
+from gdd_studio.rundir.folder import read_run_info
+from tests.helpers import tiny_config, write_tiny_npz
+
+TIMEOUT = 90_000
+
+
+def test_lost_checkpoint_asks_and_restarts_only_when_told(make_window, qtbot, tmp_path):
+    data = write_tiny_npz(tmp_path / "tiny.npz")
+    control = RunControl()
+
+    def stop_at_7(e):
+        if isinstance(e, Progress) and e.step == 7:
+            control.stop()
+
+    run = Run.create(tiny_config(f"npz:{data}"), tmp_path / "runs")
+    assert run.execute(stop_at_7, control) == "stopped"
+    run.checkpoint_path.unlink()
+
+    window = make_window()
+    asked = []
+    window.confirm_restart = lambda path: asked.append(path) or False
+    qtbot.waitUntil(lambda: window.runs.count() == 1, timeout=10_000)
+    window.runs.setCurrentRow(0)
+    assert window.resume_button.isEnabled()
+    window.resume_button.click()
+    assert asked == [run.dir] and not window.running
+    assert read_run_info(run.dir)["status"] == "stopped"  # nothing touched
+
+    window.confirm_restart = lambda path: True
+    window.resume_button.click()
+    qtbot.waitUntil(lambda: not window.running, timeout=TIMEOUT)
+    assert read_run_info(run.dir)["status"] == "finished"
+    steps = [int(r["step"]) for r in csv.DictReader(open(run.metrics_path, encoding="utf-8"))]
+    assert steps == list(range(1, 13))  # the earlier attempt's rows are gone, not mixed in
