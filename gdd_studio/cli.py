@@ -405,7 +405,11 @@ def make_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("run_dir")
     ev.add_argument("--ipc", help="comma-separated IPCs to evaluate, e.g. 1,10,50")
-    ev.add_argument("--archs", help="comma-separated: convnet3,resnet18,alexnet,vgg11")
+    ev.add_argument(
+        "--archs",
+        help="comma-separated: convnet3,resnet18 (instance norm),resnet18bn (BatchNorm),"
+        "alexnet,vgg11",
+    )
     ev.add_argument("--repeats", type=int, help="networks per row (mean and std over them)")
     ev.add_argument("--epochs", type=int, help="training epochs of each network")
     ev.add_argument("--batch-size", type=int)

@@ -25,8 +25,15 @@ DISCRIMINATOR_MODES = ("trained", "frozen")
 GAN_SELECT = ("last", "best")
 EVAL_REPORT = ("final", "best-of-checks")
 EVAL_PROTOCOLS = ("fixed", "on-the-fly")
-CLASSIFIERS = ("convnet3", "resnet10", "resnet18", "alexnet", "vgg11")
-EVAL_ARCHS = ("convnet3", "resnet18", "alexnet", "vgg11")
+CLASSIFIERS = ("convnet3", "resnet10", "resnet18", "resnet18bn", "alexnet", "vgg11")
+EVAL_ARCHS = ("convnet3", "resnet18", "resnet18bn", "alexnet", "vgg11")
+
+# The config file's version. 1 (files without a "version" key): "resnet18" named the
+# BatchNorm ResNet-18. 2: that net is "resnet18bn" and "resnet18" is the literature's
+# instance-norm one (models/nets.py). Older files are upgraded on reading, so a run keeps
+# the network it was made with.
+CONFIG_VERSION = 2
+ARCH_RENAMES_V1 = {"resnet18": "resnet18bn"}
 SELECTIONS = ("herding", "random")
 
 # lambda, the weight of the matching term, per dataset family (docs/METHOD.md).
@@ -72,7 +79,7 @@ class DistillConfig:
     mse_weight: float = 0.01  # DiM's weight of the "mse" term, independent of lambda
     standardize: bool = True  # logit standardization before the softmax
     tau_mode: str = "divide"  # Z / tau (reference implementation) or Z * tau
-    pool: list[str] = field(default_factory=lambda: ["convnet3", "resnet10", "resnet18"])
+    pool: list[str] = field(default_factory=lambda: ["convnet3", "resnet10", "resnet18bn"])
     pool_mode: str = "online"  # fresh network every epoch, trained as G trains; or "pretrained"
     pool_batches: int = 16  # real mini-batches of pool training before each G step
     pool_width: int | None = None  # None = the literature's width
@@ -129,6 +136,7 @@ class MonitorConfig:
 
 @dataclass
 class RunConfig:
+    version: int = CONFIG_VERSION  # of this file's format (CONFIG_VERSION); absent = 1
     dataset: str = "mnist-sample"
     data_dir: str | None = None  # a folder holding the dataset's files
     download: bool = False  # let torchvision download MNIST / CIFAR-10 when not found
@@ -152,7 +160,7 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        return _build(cls, data, "")
+        return _build(cls, upgrade_config_dict(data), "")
 
     @classmethod
     def from_json(cls, text: str) -> RunConfig:
@@ -176,6 +184,48 @@ class RunConfig:
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
         return cls.from_json(text)
+
+
+# ---- older files ----------------------------------------------------------------------
+
+
+def rename_archs_v1(value: Any) -> Any:
+    """A version-1 list of network names (or "a,b" text) in version-2 names."""
+    if isinstance(value, str):
+        return ",".join(ARCH_RENAMES_V1.get(v.strip(), v.strip()) for v in value.split(","))
+    if isinstance(value, list):
+        return [ARCH_RENAMES_V1.get(v, v) if isinstance(v, str) else v for v in value]
+    return value
+
+
+def upgrade_config_dict(data: Any) -> Any:
+    """A config dict as the current version reads it (a copy when anything changes).
+
+    A file without ``"version"`` was written before version 2: its "resnet18" meant the
+    BatchNorm net, now "resnet18bn". A partial file (``--config`` takes one) is upgraded
+    the same way, so write ``"version": 2`` in a hand-written file that means the
+    instance-norm ResNet-18.
+    """
+    if not isinstance(data, dict):
+        return data
+    version = data.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ConfigError(
+            f"version must be a whole number from 1 to {CONFIG_VERSION}, got {version!r}"
+        )
+    if version > CONFIG_VERSION:
+        raise ConfigError(
+            f"this config file is version {version}, newer than this GDD Studio reads "
+            f"({CONFIG_VERSION}): update GDD Studio"
+        )
+    if version == CONFIG_VERSION:
+        return data
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    for section, key in (("distill", "pool"), ("evaluation", "archs")):
+        if isinstance(data.get(section), dict) and key in data[section]:
+            data[section][key] = rename_archs_v1(data[section][key])
+    data["version"] = CONFIG_VERSION
+    return data
 
 
 # ---- strict typed conversion ---------------------------------------------------------
@@ -296,9 +346,15 @@ def set_value(cfg: RunConfig, key: str, raw: Any) -> None:
 
 
 def merge_dict(cfg: RunConfig, data: dict[str, Any], where: str = "") -> None:
-    """Apply a (possibly partial) config dict on top of ``cfg``, strictly."""
+    """Apply a (possibly partial) config dict on top of ``cfg``, strictly.
+
+    At the top level the dict is a config file's, so it is upgraded first
+    (``upgrade_config_dict``).
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"{where or 'config'} must be an object")
+    if not where:
+        data = upgrade_config_dict(data)
     for key, value in data.items():
         dotted = f"{where}.{key}" if where else key
         tp, _ = _field_type(RunConfig, dotted)
@@ -370,6 +426,8 @@ def validate(cfg: RunConfig) -> None:
     from .data import check_dataset_spec
 
     check_dataset_spec(cfg.dataset)
+    if cfg.version != CONFIG_VERSION:
+        raise ConfigError(f"version must be {CONFIG_VERSION} (older files are upgraded on reading)")
     d, g, m = cfg.distill, cfg.gan, cfg.model
     if cfg.ipc < 1:
         raise ConfigError(f"IPC must be at least 1 image per class, got {cfg.ipc}")

@@ -88,7 +88,7 @@ def test_presets_are_valid_and_distinct():
     assert cfgs["paper"].model.width == 196
     assert cfgs["paper"].gan.epochs == 150 and cfgs["paper"].distill.epochs == 100
     assert cfgs["paper"].distill.lr == 5e-6 and cfgs["paper"].gan.lr == 1e-4
-    assert cfgs["paper"].distill.pool == ["convnet3", "resnet10", "resnet18"]
+    assert cfgs["paper"].distill.pool == ["convnet3", "resnet10", "resnet18bn"]
     assert cfgs["cpu"].model.width < 196 and cfgs["smoke"].model.width < cfgs["cpu"].model.width
     with pytest.raises(ConfigError, match="unknown preset"):
         preset_config("fast")
@@ -110,6 +110,50 @@ def test_set_value_parses_command_line_strings():
         set_value(cfg, "distill.nope", "1")
     with pytest.raises(ConfigError, match="is a section"):
         set_value(cfg, "distill", "1")
+
+
+def _version1_file(cfg: RunConfig) -> dict:
+    """``cfg`` as a config.json written before version 2 (no version; "resnet18" = BatchNorm)."""
+    data = cfg.to_dict()
+    del data["version"]
+    return data
+
+
+def test_version1_files_keep_their_batchnorm_resnet18(tmp_path):
+    old = _version1_file(preset_config("paper"))
+    old["distill"]["pool"] = ["convnet3", "resnet10", "resnet18"]
+    old["evaluation"]["archs"] = ["resnet18", "alexnet"]
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    cfg = RunConfig.load(tmp_path / "config.json")
+    assert cfg.version == 2
+    assert cfg.distill.pool == ["convnet3", "resnet10", "resnet18bn"]
+    assert cfg.evaluation.archs == ["resnet18bn", "alexnet"]
+    expected = preset_config("paper")  # nothing else changes
+    expected.evaluation.archs = ["resnet18bn", "alexnet"]
+    assert cfg == expected
+    # the CLI's --config path (a partial file merged onto a preset) reads it the same way
+    merged = preset_config("cpu")
+    merge_dict(merged, {"distill": {"pool": "resnet18,convnet3"}})
+    assert merged.distill.pool == ["resnet18bn", "convnet3"]
+    # a version-2 file means what it says, and so do command-line values
+    merge_dict(merged, {"version": 2, "distill": {"pool": ["resnet18"]}})
+    assert merged.distill.pool == ["resnet18"]
+    set_value(merged, "evaluation.archs", "resnet18")
+    assert merged.evaluation.archs == ["resnet18"]
+    # what an upgraded file saves is version 2, read back unchanged
+    again = RunConfig.from_json(cfg.to_json())
+    assert again == cfg and json.loads(cfg.to_json())["version"] == 2
+
+
+def test_config_versions_out_of_range_are_one_message():
+    with pytest.raises(ConfigError, match="version 3, newer than this GDD Studio reads"):
+        RunConfig.from_dict({"version": 3})
+    with pytest.raises(ConfigError, match="version must be a whole number"):
+        RunConfig.from_dict({"version": "2"})
+    cfg = preset_config("smoke")
+    set_value(cfg, "version", "1")
+    with pytest.raises(ConfigError, match="version must be 2"):
+        validate(cfg)
 
 
 def test_merge_partial_dict():

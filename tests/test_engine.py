@@ -274,7 +274,7 @@ def test_ipc_larger_than_a_class_fails_with_one_message(tiny_dataset, tmp_path):
             {"match"},
             {"pool_acc"},
         ),
-        ({"distill__pool": ["resnet18", "alexnet", "vgg11"]}, {"match", "pool_acc"}, set()),
+        ({"distill__pool": ["resnet18bn", "alexnet", "vgg11"]}, {"match", "pool_acc"}, set()),
     ],
 )
 def test_phase2_options(tiny_dataset, tmp_path, changes, present, absent):

@@ -152,3 +152,25 @@ def test_run_without_generator_is_refused(tmp_path):
     run = Run.create(tiny_config(f"npz:{data}"), tmp_path / "runs")
     with pytest.raises(GddError, match="has no generator yet"):
         Evaluation(run.dir, tiny_settings(), device="cpu")
+
+
+def test_results_from_before_version_2_keep_their_batchnorm_resnet18(finished_run, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_run, run_dir)
+    old_row = {"arch": "resnet18", "ipc": 1, "source": "distilled", "accuracies": [0.5, 0.7],
+               "mean": 0.6, "std": 0.1, "n": 2, "images": 3, "epochs": 3}  # fmt: skip
+    results_path(run_dir).write_text(json.dumps({"protocol": None, "results": [old_row]}))
+    loaded = load_results(run_dir)
+    assert [r["arch"] for r in loaded["results"]] == ["resnet18bn"] and loaded["version"] == 2
+    # today's resnet18 (instance norm) is another network: its rows join the old one
+    s = tiny_settings(archs=["resnet18"], ipcs=[1], repeats=1, gan_only=False)
+    Evaluation(run_dir, s, device="cpu").execute()
+    saved = json.loads(results_path(run_dir).read_text())
+    assert saved["version"] == 2
+    by = {(r["arch"], r["source"]): r for r in saved["results"]}
+    assert set(by) == {("resnet18bn", "distilled"), ("resnet18", "distilled"),
+                       ("resnet18", "random-real")}  # fmt: skip
+    assert by[("resnet18bn", "distilled")]["accuracies"] == [0.5, 0.7]
+    assert load_results(run_dir) == saved  # a version-2 file is read as written

@@ -134,6 +134,35 @@ def test_literature_sizes() -> None:
     assert not any(isinstance(m, torch.nn.Dropout) for m in net.modules())
 
 
+def test_resnet18_is_the_literatures_instance_norm_net_and_resnet18bn_the_batchnorm_one() -> None:
+    inst = build_classifier("resnet18", 3, 10, 32)
+    bn = build_classifier("resnet18bn", 3, 10, 32)
+    # the CIFAR ResNet-18 of the DC/DSA code: 11,173,962 parameters either way
+    assert sum(p.numel() for p in inst.parameters()) == 11_173_962
+    assert sum(p.numel() for p in bn.parameters()) == 11_173_962
+    norms = [m for m in inst.modules() if isinstance(m, torch.nn.GroupNorm)]
+    assert len(norms) == 20 and not any(isinstance(m, torch.nn.BatchNorm2d) for m in inst.modules())
+    assert all(m.num_groups == m.num_channels and m.affine for m in norms)
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in bn.modules()) == 20
+    # instance norm: an image's logits do not depend on its batch, in train mode too
+    torch.manual_seed(0)
+    small = build_classifier("resnet18", 1, 10, 28, width=8).train()
+    x = _images(4, 1, 28, seed=3)
+    assert torch.allclose(small(x)[:1], small(x[:1]), atol=1e-5)
+    small_bn = build_classifier("resnet18bn", 1, 10, 28, width=8).train()
+    assert not torch.allclose(small_bn(x)[:1], small_bn(x[:1]), atol=1e-3)
+
+
+def test_resnet18bn_loads_weights_saved_as_the_old_resnet18() -> None:
+    # before version 2, "resnet18" built this very module tree: its state dicts still load
+    from gdd_studio.models.nets import ResNet
+
+    old = ResNet((2, 2, 2, 2), 1, 10, width=8).state_dict()
+    build_classifier("resnet18bn", 1, 10, 28, width=8).load_state_dict(old)
+    with pytest.raises(RuntimeError):
+        build_classifier("resnet18", 1, 10, 28, width=8).load_state_dict(old)
+
+
 def test_unknown_architecture_lists_valid_names() -> None:
     with pytest.raises(ValueError, match="convnet3"):
         build_classifier("lenet", 1, 10, 28)

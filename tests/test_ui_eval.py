@@ -107,8 +107,8 @@ def test_panel_has_the_named_widgets_and_the_runs_defaults(window, runs):
         assert window.findChild(object, name) is not None, name
     assert window.findChild(object, "evalChart") is ev.chart
     titles = [ev.archs.item(r).text() for r in range(ev.archs.count())]
-    assert titles == ["ConvNet-3", "ResNet-18", "AlexNet", "VGG-11"]
-    assert all(ev.archs.item(r).flags() & Qt.ItemFlag.ItemIsUserCheckable for r in range(4))
+    assert titles == ["ConvNet-3", "ResNet-18", "ResNet-18 (BatchNorm)", "AlexNet", "VGG-11"]
+    assert all(ev.archs.item(r).flags() & Qt.ItemFlag.ItemIsUserCheckable for r in range(5))
     assert not ev.eval_button.isEnabled()  # nothing selected yet
     select(window, runs[0])
     assert ev.eval_button.isEnabled() and ev.export_button.isEnabled()

@@ -15,6 +15,10 @@ a new evaluation replaces the rows it recomputes and keeps the others measured t
 way. Every row records how it was measured (epochs, DSA, report, width, lr, batch); rows
 of another protocol never share the file with new ones: they are moved, whole, to
 ``eval/results-<time>.json``, so one table, chart or CSV never mixes protocols.
+
+The file has a ``"version"`` (``RESULTS_VERSION``); files without one were written before
+version 2, when "resnet18" named the BatchNorm net: ``load_results`` reads their rows as
+"resnet18bn", the name that net has now (config.py, models/nets.py).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from torch import Tensor
 
 from .. import storage
 from ..config import (
+    ARCH_RENAMES_V1,
     EvalConfig,
     SamplingConfig,
     resolve_device,
@@ -78,6 +83,7 @@ RESULT_COLUMNS = [
     "arch", "ipc", "source", "selection", "n", "mean", "std", "accuracies", "images", "epochs",
     "protocol", "report", "width", "dsa", "seconds",
 ]  # fmt: skip
+RESULTS_VERSION = 2  # of eval/results.json; absent = 1 (see the module's docstring)
 CHECKS = 5  # test-set checks of the best-of-checks report [DiM]
 
 EventSink = Callable[[Any], None]
@@ -88,13 +94,31 @@ def results_path(run_dir: str | Path) -> Path:
 
 
 def load_results(run_dir: str | Path) -> dict[str, Any] | None:
-    """The run's saved evaluation, or None when it has none (or an unreadable one)."""
+    """The run's saved evaluation, or None when it has none (or an unreadable one).
+
+    Rows of a file from before version 2 come with today's network names.
+    """
     path = results_path(run_dir)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return doc if isinstance(doc, dict) and isinstance(doc.get("results"), list) else None
+    if not (isinstance(doc, dict) and isinstance(doc.get("results"), list)):
+        return None
+    return upgrade_results(doc)
+
+
+def upgrade_results(doc: dict[str, Any]) -> dict[str, Any]:
+    """A results document in the current version's names (a copy when anything changes)."""
+    if doc.get("version", 1) != 1:
+        return doc
+    rows = [
+        {**r, "arch": ARCH_RENAMES_V1.get(r.get("arch"), r.get("arch"))}
+        if isinstance(r, dict)
+        else r
+        for r in doc["results"]
+    ]
+    return {**doc, "version": RESULTS_VERSION, "results": rows}
 
 
 def random_real_indices(labels: Tensor, ipc: int, num_classes: int, seed: int) -> Tensor:
@@ -392,7 +416,7 @@ class Evaluation:
         while path.exists():
             path = results_path(self.dir).with_name(f"results-{stamp}-{n}.json")
             n += 1
-        doc = {"protocol": old.get("protocol"), "results": rows}
+        doc = {"version": RESULTS_VERSION, "protocol": old.get("protocol"), "results": rows}
         storage.atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
         self._log(
             f"{len(rows)} earlier result rows were measured another way "
@@ -422,7 +446,7 @@ class Evaluation:
             checks=CHECKS if self.settings.report == "best-of-checks" else None,
             updated=time.time(),
         )  # fmt: skip
-        doc = {"protocol": protocol, "results": rows}
+        doc = {"version": RESULTS_VERSION, "protocol": protocol, "results": rows}
         path = results_path(self.dir)
         storage.atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
         storage.atomic_write_text(path.with_suffix(".csv"), results_csv(rows))

@@ -10,15 +10,22 @@ exists so that the pool networks can be made cheap enough for a CPU.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from torch import Tensor, nn
 
-ARCHITECTURES: tuple[str, ...] = ("convnet3", "resnet10", "resnet18", "alexnet", "vgg11")
+# The DC/DSA code names its instance-norm ResNet-18 "ResNet18" and the BatchNorm one
+# "ResNet18BN"; ours follow, so cross-architecture figures compare with published ones.
+# (Config files and results from before version 2 said "resnet18" for the BatchNorm net:
+# config.upgrade_config_dict and evaluation.protocol.load_results read them so.)
+ARCHITECTURES: tuple[str, ...] = (
+    "convnet3", "resnet10", "resnet18", "resnet18bn", "alexnet", "vgg11",
+)  # fmt: skip
 ARCH_TITLES: dict[str, str] = {
     "convnet3": "ConvNet-3",
     "resnet10": "ResNet-10",
     "resnet18": "ResNet-18",
+    "resnet18bn": "ResNet-18 (BatchNorm)",
     "alexnet": "AlexNet",
     "vgg11": "VGG-11",
 }
@@ -29,6 +36,7 @@ _DEFAULT_WIDTH: dict[str, int] = {
     "convnet3": 128,
     "resnet10": 64,
     "resnet18": 64,
+    "resnet18bn": 64,
     "alexnet": 128,
     "vgg11": 64,
 }
@@ -75,21 +83,32 @@ class ConvNet3(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
+def _norm_layer(norm: str) -> Callable[[int], nn.Module]:
+    """A ResNet's norm: "batch" (BatchNorm2d) or "instance" (as ``_instance_norm``)."""
+    if norm == "batch":
+        return nn.BatchNorm2d
+    if norm == "instance":
+        return _instance_norm
+    raise ValueError(f"norm must be 'batch' or 'instance', got {norm!r}")
+
+
 class BasicBlock(nn.Module):
     """ResNet basic block (two 3x3 convs) with a projection shortcut when the shape changes."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+    def __init__(self, c_in: int, c_out: int, stride: int, norm: str = "batch") -> None:
         super().__init__()
+        make_norm = _norm_layer(norm)
+        # The names bn1 / bn2 stay for either norm, so saved BatchNorm weights still load.
         self.conv1 = nn.Conv2d(c_in, c_out, kernel_size=3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(c_out)
+        self.bn1 = make_norm(c_out)
         self.conv2 = nn.Conv2d(c_out, c_out, kernel_size=3, stride=1, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(c_out)
+        self.bn2 = make_norm(c_out)
         self.relu = nn.ReLU(inplace=True)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or c_in != c_out:
             self.shortcut = nn.Sequential(
                 nn.Conv2d(c_in, c_out, kernel_size=1, stride=stride, bias=False),
-                nn.BatchNorm2d(c_out),
+                make_norm(c_out),
             )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -100,7 +119,11 @@ class BasicBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    """CIFAR-style BasicBlock ResNet (3x3 stem, stride 1): ResNet-10 and ResNet-18."""
+    """CIFAR-style BasicBlock ResNet (3x3 stem, stride 1): ResNet-10 and ResNet-18.
+
+    ``norm="batch"`` is the literature's ResNet18BN (and our ResNet-10); ``"instance"`` its
+    ResNet18, whose output for one image does not depend on the rest of the batch.
+    """
 
     def __init__(
         self,
@@ -108,20 +131,22 @@ class ResNet(nn.Module):
         channels: int,
         num_classes: int,
         width: int = 64,
+        norm: str = "batch",
     ) -> None:
         super().__init__()
+        make_norm = _norm_layer(norm)
         stage_channels = [_scale(c, width, 64) for c in (64, 128, 256, 512)]
         c0 = stage_channels[0]
         self.stem = nn.Sequential(
             nn.Conv2d(channels, c0, kernel_size=3, stride=1, padding=1, bias=False),
-            nn.BatchNorm2d(c0),
+            make_norm(c0),
             nn.ReLU(inplace=True),
         )
         stages: list[nn.Module] = []
         c_in = c0
         for n_blocks, c_out, stride in zip(blocks, stage_channels, (1, 2, 2, 2), strict=True):
             for b in range(n_blocks):
-                stages.append(BasicBlock(c_in, c_out, stride if b == 0 else 1))
+                stages.append(BasicBlock(c_in, c_out, stride if b == 0 else 1, norm))
                 c_in = c_out
         self.stages = nn.Sequential(*stages)
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -216,7 +241,9 @@ def build_classifier(
     if name == "resnet10":
         return ResNet((1, 1, 1, 1), channels, num_classes, width=w)
     if name == "resnet18":
-        return ResNet((2, 2, 2, 2), channels, num_classes, width=w)
+        return ResNet((2, 2, 2, 2), channels, num_classes, width=w, norm="instance")
+    if name == "resnet18bn":
+        return ResNet((2, 2, 2, 2), channels, num_classes, width=w, norm="batch")
     if name == "alexnet":
         return AlexNet(channels, num_classes, image_size, width=w)
     return VGG11(channels, num_classes, image_size, width=w)

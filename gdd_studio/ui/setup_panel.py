@@ -140,6 +140,14 @@ def _put(cfg: Any, key: str, value: Any) -> None:
     setattr(cfg, last, value)
 
 
+ARCH_TIPS = {
+    "resnet18": "resnet18: the DC/DSA literature's ResNet18, with instance norm",
+    "resnet18bn": "resnet18bn: the literature's ResNet18BN, with BatchNorm "
+    "(called resnet18 in files written before version 2)",
+    "resnet10": "resnet10: a BatchNorm ResNet-10, as in DiM's pool",
+}
+
+
 class NetworkList(QListWidget):
     """A checkable list of networks (items carry the architecture id), all rows visible."""
 
@@ -148,6 +156,7 @@ class NetworkList(QListWidget):
         for arch in archs:
             item = QListWidgetItem(ARCH_TITLES[arch])
             item.setData(Qt.ItemDataRole.UserRole, arch)
+            item.setToolTip(ARCH_TIPS.get(arch, arch))
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Unchecked)
             self.addItem(item)
