@@ -16,9 +16,17 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QFileDialog, QLabel, QListWidget, QPlainTextEdit, QPushButton
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QLabel,
+    QListWidget,
+    QPlainTextEdit,
+    QPushButton,
+)
 
-from gdd_studio.config import resolve_defaults
+from gdd_studio.config import RunConfig, resolve_defaults
 from gdd_studio.engine.events import RunControl, StepMetrics
 from gdd_studio.engine.run import Run, read_run_info
 from tests.helpers import tiny_config, write_tiny_npz
@@ -93,6 +101,31 @@ def test_settings_round_trip_through_the_widgets(window, tiny):
     assert paper.model.width == 196 and paper.dataset == f"npz:{tiny}" and paper.distill.tau == 3.5
     window.setup.findChild(QPushButton, "ipc50Button").click()
     assert window.setup.config().ipc == 50
+
+
+def test_mse_weight_and_pool_batchnorm_have_controls_that_round_trip(window, tiny):
+    from gdd_studio.config import POOL_BN_MODES
+
+    setup = window.setup
+    mse = setup.findChild(QDoubleSpinBox, "mseWeightSpin")
+    pool_bn = setup.findChild(QComboBox, "poolBnCombo")
+    assert mse is not None and pool_bn is not None
+    assert mse.isVisibleTo(setup.advanced) and pool_bn.isVisibleTo(setup.advanced)
+    assert "lambda" in mse.toolTip() and "DiM" in pool_bn.toolTip()
+    assert [pool_bn.itemData(i) for i in range(pool_bn.count())] == list(POOL_BN_MODES)
+    # a config's values are shown ...
+    cfg = tiny_config(f"npz:{tiny}")
+    cfg.distill.loss, cfg.distill.mse_weight, cfg.distill.pool_bn = "mse", 0.25, "train"
+    resolve_defaults(cfg)
+    window.set_config(cfg)
+    assert mse.value() == 0.25 and pool_bn.currentData() == "train"
+    assert setup.config().to_dict() == cfg.to_dict()
+    # ... and what the user sets is what runs
+    mse.setValue(0.003)
+    pool_bn.setCurrentIndex(pool_bn.findData("eval"))
+    back = setup.config()
+    assert back.distill.mse_weight == pytest.approx(0.003) and back.distill.pool_bn == "eval"
+    assert RunConfig.from_json(back.to_json()).distill.pool_bn == "eval"
 
 
 def test_events_are_drawn_by_the_timer_not_on_arrival(window):

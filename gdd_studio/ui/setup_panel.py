@@ -56,6 +56,10 @@ SELECTION_TITLES = {
     "herding": "herding toward real (best)",
     "random": "first draws (the paper's)",
 }
+POOL_BN_TITLES = {
+    "eval": "eval: real-data statistics (ours)",
+    "train": "train: the batch's own (DiM)",
+}
 CUSTOM = "__custom__"  # item data prefix of the "Image folder..." / "NPZ file..." entries
 
 
@@ -390,7 +394,20 @@ class SetupPanel(QWidget):
                 "Steps / epoch",
                 _spin(0, 10**7, "distillStepsSpin", "0 = one full pass", "full pass"),
             ),
+            ("distill.mse_weight", "MSE weight", self._mse_weight_box()),
             ("distill.pool_mode", "Pool mode", _combo("poolModeCombo", POOL_MODES)),
+            (
+                "distill.pool_bn",
+                "Pool BatchNorm",
+                _combo(
+                    "poolBnCombo",
+                    POOL_BN_TITLES,
+                    "how a pool network's BatchNorm layers normalize while the generator is "
+                    "matched: eval = with the statistics of the real data they trained on "
+                    "(ours); train = with the matched batch's own, as DiM does. Networks "
+                    "without BatchNorm (ConvNet-3, ResNet-18) are the same either way.",
+                ),
+            ),
             ("distill.pool_batches", "Pool batches / step", _spin(1, 10**4, "poolBatchesSpin")),
             (
                 "distill.pool_width",
@@ -463,6 +480,16 @@ class SetupPanel(QWidget):
         self.set_config(self._base)
 
     # ---- building helpers ----
+    @staticmethod
+    def _mse_weight_box() -> SciSpinBox:
+        box = SciSpinBox(0.0, 1e6)
+        box.setObjectName("mseWeightSpin")
+        box.setToolTip(
+            "weight of DiM's MSE matching term (matching loss 'mse' only), independent of "
+            "lambda; DiM's is 0.01"
+        )
+        return box
+
     @staticmethod
     def _form(box: QGroupBox) -> QFormLayout:
         form = QFormLayout(box)
