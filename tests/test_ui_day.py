@@ -221,7 +221,7 @@ def test_runs_list_names_folders_and_follows_the_live_progress(make_window, qtbo
     w.start_button.click()
     qtbot.waitUntil(lambda: w.progress.value() > 2, timeout=TIMEOUT)
     w.pause_button.click()  # no more progress: the list and the bar can be compared
-    qtbot.waitUntil(lambda: w._worker.control.paused, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: w._job.worker.control.paused, timeout=TIMEOUT)
     qtbot.wait(300)
     w._drain()
     w._on_event(Progress(1, 60, 120, 60, 120, 1.0, 5.0, 60.0, 0))  # the run's last word

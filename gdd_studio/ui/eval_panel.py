@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QEvent, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QEvent, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -51,9 +51,10 @@ from PySide6.QtWidgets import (
 
 from ..config import EVAL_ARCHS, EvalConfig, available_devices
 from ..engine.events import EvalProgress, EvalResult, EvalStarted, LogMessage, fmt_duration
-from ..errors import GddError
+from ..errors import GddError, user_message
 from ..evaluation.protocol import SOURCE_TITLES
 from ..models.nets import ARCH_TITLES
+from .jobs import Job, wait_for_jobs
 from .setup_panel import SELECTION_TITLES, NetworkList
 from .worker import EvalWorker, SetWorker
 
@@ -263,8 +264,7 @@ class SetViewer(QWidget):
         self._tiles: list[tuple[int, int, int]] = []  # (top, left, index shown) per tile
         self._tile = 0
         self._margin = 110
-        self._thread: QThread | None = None
-        self._worker: SetWorker | None = None
+        self._job: Job | None = None
         self._wanted: tuple | None = None  # what the running worker was asked for
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
@@ -325,7 +325,7 @@ class SetViewer(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self._thread is not None
+        return self._job is not None
 
     def set_run(self, run_dir: Path | None) -> None:
         if run_dir == self.run_dir and self.images is not None:
@@ -373,7 +373,7 @@ class SetViewer(QWidget):
             return
         if self.busy:  # the running worker's answer is dropped; this request follows it
             self._wanted = None
-            self._worker.control.stop()
+            self._job.stop()
             return
         from ..rundir.artifacts import run_config
 
@@ -389,24 +389,27 @@ class SetViewer(QWidget):
         self._blank(f"{what} {ipc} images per class from the generator...")
         self._wanted = wanted
         worker = SetWorker(run_dir, ipc, sampling)
-        thread = QThread(self)
-        worker.moveToThread(thread)
-        worker.done.connect(self._on_done)
-        thread.started.connect(worker.run)
-        thread.finished.connect(self._on_thread_finished)
-        self._thread, self._worker = thread, worker
-        thread.start()
+        self._job = Job(worker, self)
+        worker.returned.connect(self._on_done)
+        worker.errored.connect(self._on_error)
+        self._job.finished.connect(self._on_thread_finished)
+        self._job.start()
+
+    def _superseded(self) -> bool:
+        return self._wanted is None or self._wanted != self._request()
 
     @Slot(object)
-    def _on_done(self, result: tuple[str, Any]) -> None:
-        if self._wanted is None or self._wanted != self._request():
-            return  # superseded: the next request starts when this thread has ended
-        status, payload = result
-        if status != "ok":
-            self._blank(str(payload))
-            self.loaded.emit()
-            return
-        _, _, stored, classes = payload
+    def _on_error(self, exc: Exception) -> None:
+        if self._superseded():
+            return  # the next request starts when this thread has ended
+        self._blank(user_message(exc))
+        self.loaded.emit()
+
+    @Slot(object)
+    def _on_done(self, result: tuple[Path, int, Any, list[str]]) -> None:
+        if self._superseded():
+            return  # the next request starts when this thread has ended
+        _, _, stored, classes = result
         self.stored, self._classes = stored, classes
         self.images, self.labels = stored.images, stored.labels
         has = stored.candidates is not None
@@ -415,10 +418,8 @@ class SetViewer(QWidget):
 
     @Slot()
     def _on_thread_finished(self) -> None:
-        if self._thread is not None:
-            self._thread.deleteLater()
-        superseded = self._wanted is None or self._wanted != self._request()
-        self._thread = self._worker = None
+        superseded = self._superseded()
+        self._job = None
         if superseded and self._request() is not None and self.isVisible():
             self.reload()
         elif superseded:
@@ -426,12 +427,7 @@ class SetViewer(QWidget):
 
     def shutdown(self) -> None:
         """Stop making a set and wait for the thread (closing the window, tests)."""
-        if self._worker is not None:
-            self._worker.control.stop()
-        if self._thread is not None:
-            self._thread.wait()
-            QCoreApplication.sendPostedEvents(self)
-            self._thread = self._worker = None
+        wait_for_jobs(self)
 
     def _blank(self, text: str) -> None:
         self.view.clear()
@@ -644,8 +640,7 @@ class EvalPanel(QWidget):
         self.run_dirs: list[Path] = []
         self.rows: list[dict[str, Any]] = []
         self._filled_from: Path | None = None
-        self._thread: QThread | None = None
-        self._worker: EvalWorker | None = None
+        self._job: Job | None = None
         self._pending: list[Any] = []
         self._run_index = (0, 1)
         self._last_dir = Path.home()
@@ -884,7 +879,7 @@ class EvalPanel(QWidget):
     # ---- running ---------------------------------------------------------------------
     @property
     def evaluating(self) -> bool:
-        return self._thread is not None
+        return self._job is not None
 
     @Slot()
     def start(self) -> None:
@@ -906,35 +901,29 @@ class EvalPanel(QWidget):
             self._message("error", "Cannot evaluate", str(exc))
             return
         worker = EvalWorker(self.run_dirs, settings, self.device.currentData())
-        thread = QThread(self)
-        worker.moveToThread(thread)
+        self._job = Job(worker, self)
         worker.event.connect(self._on_event)
         worker.run_started.connect(self._on_event)
-        worker.done.connect(self._on_done)
-        thread.started.connect(worker.run)
-        thread.finished.connect(self._on_thread_finished)
-        self._thread, self._worker = thread, worker
+        worker.returned.connect(self._on_done)
+        worker.errored.connect(self._on_error)
+        self._job.finished.connect(self._on_thread_finished)
         self._pending.clear()
         self.progress.setValue(0)
         self.progress.setFormat("%p%")
         self.status.setText("Starting: loading the dataset...")
         self._update_buttons()
-        thread.start()
+        self._job.start()
 
     @Slot()
     def stop(self) -> None:
-        if self._worker is not None:
-            self._worker.control.stop()
+        if self._job is not None:
+            self._job.stop()
             self.stop_button.setEnabled(False)
             self.status.setText("Stopping after the current epoch...")
 
     def shutdown(self) -> None:
         """Stop the evaluation and wait for its thread (closing the window, tests)."""
-        if self._worker is not None:
-            self._worker.control.stop()
-        if self._thread is not None:
-            self._thread.wait()
-            self._on_thread_finished()
+        wait_for_jobs(self)
 
     @Slot(object)
     def _on_event(self, event: Any) -> None:
@@ -973,6 +962,10 @@ class EvalPanel(QWidget):
         )
 
     @Slot(object)
+    def _on_error(self, exc: Exception) -> None:
+        self._on_done(("failed", user_message(exc)))
+
+    @Slot(object)
     def _on_done(self, result: tuple[str, str]) -> None:
         status, message = result
         self.drain()  # every saved row arrived as an EvalResult: the results are read there
@@ -988,11 +981,7 @@ class EvalPanel(QWidget):
 
     @Slot()
     def _on_thread_finished(self) -> None:
-        if self._thread is None:
-            return
-        self._worker.deleteLater()
-        self._thread.deleteLater()
-        self._thread, self._worker = None, None
+        self._job = None
         self._update_buttons()
         self.finished.emit()
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QSettings, Qt, QThread, QTimer, Slot
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -46,7 +46,7 @@ from ..engine.events import (
     StepMetrics,
     fmt_duration,
 )
-from ..errors import GddError
+from ..errors import GddError, user_message
 from ..paths import runs_dir as default_runs_dir
 from ..rundir.folder import RunFolder
 from ..rundir.records import (
@@ -58,6 +58,7 @@ from ..rundir.records import (
     read_classes,
 )
 from .eval_panel import EvalPanel, SetViewer
+from .jobs import Job, wait_for_jobs
 from .monitor import GridPanel, LossPanel
 from .setup_panel import SetupPanel
 from .worker import RunWorker
@@ -115,8 +116,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.runs_dir = Path(runs_dir) if runs_dir else default_runs_dir()
-        self._thread: QThread | None = None
-        self._worker: RunWorker | None = None
+        self._job: Job | None = None  # the training job (ui/jobs.py)
         self._active_dir: Path | None = None  # the run this window is running
         self._view_dir: Path | None = None  # the run the curves, grid and log show
         self._pending: list[Any] = []  # events that arrived since the last redraw
@@ -310,7 +310,7 @@ class MainWindow(QMainWindow):
     @property
     def running(self) -> bool:
         """True from Start until the worker's thread has ended."""
-        return self._thread is not None
+        return self._job is not None
 
     def set_config(self, cfg: RunConfig) -> None:
         """Show ``cfg`` in the set-up panel (what Start will run)."""
@@ -362,17 +362,16 @@ class MainWindow(QMainWindow):
         self._view_dir = None
         self._live_step = None
         self._pending.clear()
-        thread = QThread(self)
-        worker.moveToThread(thread)
+        job = Job(worker, self)
         worker.event.connect(self._on_event)
         worker.created.connect(self._on_created)
-        worker.done.connect(self._on_done)
-        thread.started.connect(worker.run)
-        thread.finished.connect(self._on_thread_finished)
-        self._thread, self._worker = thread, worker
+        worker.returned.connect(self._on_done)
+        worker.errored.connect(self._on_error)
+        job.finished.connect(self._on_thread_finished)
+        self._job = job
         self._set_running(True)
         self.status.setText("Starting: loading the dataset...")
-        thread.start()
+        job.start()
 
     @Slot()
     def _toggle_pause(self) -> None:
@@ -381,23 +380,23 @@ class MainWindow(QMainWindow):
 
     @Slot(bool)
     def _pause_toggled(self, paused: bool) -> None:
-        if self._worker is None:
+        if self._job is None:
             if paused:
                 self.pause_button.setChecked(False)
             return
         if paused:
-            self._worker.control.pause()
+            self._job.worker.control.pause()
             self.pause_button.setText("Resume")
             self.status.setText("Pausing at the next step (with a checkpoint)...")
         else:
-            self._worker.control.resume()
+            self._job.worker.control.resume()
             self.pause_button.setText("Pause")
 
     @Slot()
     def stop_run(self) -> None:
         """Ask the run to stop at the next step; it checkpoints, and a pause is released."""
-        if self._worker is not None:
-            self._worker.control.stop()
+        if self._job is not None:
+            self._job.stop()
             self.stop_button.setEnabled(False)
             self.pause_button.setEnabled(False)
             self.status.setText("Stopping at the next step (with a checkpoint)...")
@@ -432,6 +431,10 @@ class MainWindow(QMainWindow):
         self._selection_changed()
 
     @Slot(object)
+    def _on_error(self, exc: Exception) -> None:
+        self._on_done(("failed", user_message(exc)))  # details are in the run's error.log
+
+    @Slot(object)
     def _on_done(self, result: tuple[str, str]) -> None:
         status, message = result
         self._drain()
@@ -452,11 +455,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_thread_finished(self) -> None:
-        if self._thread is None:
-            return  # already handled (shutdown() waited for it)
-        self._worker.deleteLater()
-        self._thread.deleteLater()
-        self._thread, self._worker = None, None
+        self._job = None
         finished_dir = self._active_dir
         self._active_dir = None
         self._live_step = None
@@ -530,7 +529,7 @@ class MainWindow(QMainWindow):
             memory = f"device memory {p.memory_bytes / 2**20:,.0f} MiB"
         else:
             memory = "memory: n/a on CPU"
-        paused = self._worker is not None and self._worker.control.paused
+        paused = self._job is not None and self._job.worker.control.paused
         self.status.setText(
             f"<b>Phase {p.phase}: {PHASE_NAMES.get(p.phase, '')}</b>"
             f"{' (paused)' if paused else ''} &nbsp; step {p.step:,} / {p.total_steps:,}"
@@ -884,14 +883,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the run, wait for its thread, and stop the timers (tests, scripts, exit)."""
         self._quiet = True
-        if self._worker is not None:
-            self._worker.control.stop()
-        if self._thread is not None:
-            self._thread.wait()
-            QCoreApplication.sendPostedEvents(self)  # the worker's last signals
-            self._on_thread_finished()
-        self.evaluation.shutdown()
-        self.viewer.shutdown()
+        wait_for_jobs(self)  # training, evaluation and the set viewer's
         self._redraw_timer.stop()
         self._poll_timer.stop()
 

@@ -1,9 +1,11 @@
-"""The engine's run on a background thread: a QObject moved to a QThread (Qt's pattern).
+"""The window's background work: training, evaluation, making a set (``ui/jobs.py`` runs
+each on a QThread of its own).
 
-The worker never touches a widget. It forwards the engine's events (plain CPU data) as
+A worker never touches a widget. It forwards the engine's events (plain CPU data) as
 one queued ``Signal(object)`` each; the window buffers them and redraws on a timer. Its
 ``RunControl`` is thread-safe, so the window pauses, resumes and stops it directly,
-without a round trip through the worker's (busy) thread.
+without a round trip through the worker's (busy) thread. An exception that escapes
+``work()`` arrives as ``errored``; the owner shows it as one line (``user_message``).
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import Signal
 
 from ..config import RunConfig
-from ..engine.events import LogMessage, RunControl
-from ..errors import user_message
+from ..engine.events import LogMessage
+from .jobs import Worker
 
 
 def warm_up_engine() -> threading.Thread:
@@ -41,8 +43,9 @@ def warm_up_engine() -> threading.Thread:
     return thread
 
 
-class RunWorker(QObject):
-    """Creates (or reopens) a run and executes it; reports through ``event`` and ``done``.
+class RunWorker(Worker):
+    """Creates (or reopens) a run and executes it; returns (status, message), status
+    "finished" | "stopped" | "failed".
 
     The dataset is loaded here, on the worker's thread, so a 60,000-image dataset never
     freezes the window; it is also what lets a wrong IPC be refused before any run folder
@@ -51,7 +54,6 @@ class RunWorker(QObject):
 
     event = Signal(object)  # an engine event dataclass
     created = Signal(object)  # the run folder (str), once it exists
-    done = Signal(object)  # (status, message): "finished" | "stopped" | "failed"
 
     def __init__(
         self,
@@ -63,23 +65,9 @@ class RunWorker(QObject):
         super().__init__()
         self.cfg, self.runs_dir, self.resume_dir = cfg, runs_dir, resume
         self.restart = restart  # resume a run whose checkpoint is lost from step 0
-        self.control = RunControl()
         self.run_dir: Path | None = None
 
-    @Slot()
-    def run(self) -> None:
-        status, message = "failed", ""
-        try:
-            status, message = self._run()
-        except Exception as exc:  # noqa: BLE001 - the window shows it; details in error.log
-            message = user_message(exc)
-        finally:
-            self.done.emit((status, message))
-            # End this thread's event loop from inside: a quit queued to the main thread
-            # could not run while the main thread waits for us (closing the window).
-            QThread.currentThread().quit()
-
-    def _run(self) -> tuple[str, str]:
+    def work(self) -> tuple[str, str]:
         from ..data import load_dataset
         from ..engine.run import Run
 
@@ -99,80 +87,57 @@ class RunWorker(QObject):
         return run.execute(self.event.emit, self.control), ""
 
 
-class EvalWorker(QObject):
+class EvalWorker(Worker):
     """Evaluates one or more run folders in turn (the same settings for each).
 
     ``event`` carries the engine's evaluation events; ``run_started`` says which run the
-    next ones belong to; ``done`` ends with ("finished" | "stopped" | "failed", message).
-    A run that fails (no generator yet, data missing) ends the whole call with its
-    message: what was already evaluated stays saved in its run folder.
+    next ones belong to; it returns ("finished" | "stopped", ""). A run that fails (no
+    generator yet, data missing) ends the whole call (``errored``): what was already
+    evaluated stays saved in its run folder.
     """
 
     event = Signal(object)
     run_started = Signal(object)  # (index, count, run folder as str)
-    done = Signal(object)
 
     def __init__(self, run_dirs: list[Path], settings, device: str | None = None) -> None:
         super().__init__()
         self.run_dirs, self.settings, self.device = list(run_dirs), settings, device
-        self.control = RunControl()
 
-    @Slot()
-    def run(self) -> None:
+    def work(self) -> tuple[str, str]:
         from ..evaluation.protocol import Evaluation
 
-        status, message = "finished", ""
-        try:
-            for k, run_dir in enumerate(self.run_dirs):
-                if self.control.stop_requested:
-                    status = "stopped"
-                    break
-                self.run_started.emit((k, len(self.run_dirs), str(run_dir)))
-                doc = Evaluation(run_dir, self.settings, self.device).execute(
-                    self.event.emit, self.control
-                )
-                if doc.get("status") == "stopped":
-                    status = "stopped"
-                    break
-        except Exception as exc:  # noqa: BLE001 - the window shows it
-            status, message = "failed", user_message(exc)
-        finally:
-            self.done.emit((status, message))
-            QThread.currentThread().quit()
+        for k, run_dir in enumerate(self.run_dirs):
+            if self.control.stop_requested:
+                return "stopped", ""
+            self.run_started.emit((k, len(self.run_dirs), str(run_dir)))
+            doc = Evaluation(run_dir, self.settings, self.device).execute(
+                self.event.emit, self.control
+            )
+            if doc.get("status") == "stopped":
+                return "stopped", ""
+        return "finished", ""
 
 
-class SetWorker(QObject):
+class SetWorker(Worker):
     """Makes (or reads back) a run's set off the GUI thread.
 
     A set chosen by herding may train the run's observer first (seconds to a minute on a
     CPU) and a wide generator at a large IPC samples for a while: none of it may freeze
-    the window. ``done`` carries ("ok", (run_dir, ipc, StoredSet, classes)) or
-    ("failed", message).
+    the window. It returns (run_dir, ipc, StoredSet, classes).
     """
-
-    done = Signal(object)
 
     def __init__(self, run_dir: Path, ipc: int, sampling=None) -> None:
         super().__init__()
         self.run_dir, self.ipc, self.sampling = Path(run_dir), ipc, sampling
-        self.control = RunControl()
 
-    @Slot()
-    def run(self) -> None:
+    def work(self) -> tuple[Path, int, object, list[str]]:
         from ..engine.sets import synthetic_set
         from ..rundir.artifacts import dataset_info, require_generator
 
-        result: tuple[str, object] = ("failed", "")
-        try:
-            require_generator(self.run_dir)
-            stored = synthetic_set(
-                self.run_dir, self.ipc, "distilled", "cpu", sampling=self.sampling,
-                should_stop=lambda: self.control.stop_requested,
-            )  # fmt: skip
-            classes = [str(c) for c in dataset_info(self.run_dir)["classes"]]
-            result = ("ok", (self.run_dir, self.ipc, stored, classes))
-        except Exception as exc:  # noqa: BLE001 - the viewer shows it
-            result = ("failed", user_message(exc))
-        finally:
-            self.done.emit(result)
-            QThread.currentThread().quit()
+        require_generator(self.run_dir)
+        stored = synthetic_set(
+            self.run_dir, self.ipc, "distilled", "cpu", sampling=self.sampling,
+            should_stop=lambda: self.control.stop_requested,
+        )  # fmt: skip
+        classes = [str(c) for c in dataset_info(self.run_dir)["classes"]]
+        return self.run_dir, self.ipc, stored, classes
