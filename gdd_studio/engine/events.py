@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -180,3 +181,30 @@ class RunControl:
         """Block until resumed or stopped; True when the run may go on."""
         self._running.wait(timeout)
         return self._running.is_set()
+
+
+class FlagFileControl(RunControl):
+    """A control that also stops when a flag file appears.
+
+    Workers of a sweep or of a distributed evaluation may be other processes or other
+    machines; the runs folder is the one thing they all share, so a stop request is a file
+    in it. The file is looked for at most every ``interval`` seconds (a stat per step would
+    cost little, but a network filesystem makes it slower).
+    """
+
+    def __init__(self, flag: str | Path | None, interval: float = 0.2) -> None:
+        super().__init__()
+        self.flag = Path(flag) if flag else None
+        self._interval = interval
+        self._next_look = 0.0
+
+    @property
+    def stop_requested(self) -> bool:
+        if super().stop_requested:
+            return True
+        now = time.monotonic()
+        if self.flag is not None and now >= self._next_look:
+            self._next_look = now + self._interval
+            if self.flag.exists():
+                self.stop()
+        return super().stop_requested

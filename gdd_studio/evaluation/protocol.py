@@ -31,7 +31,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,7 @@ from ..engine.events import (
     EvalProgress,
     EvalResult,
     EvalStarted,
+    FlagFileControl,
     LogMessage,
     RunControl,
 )
@@ -71,6 +72,7 @@ from ..rundir.artifacts import (
     synthetic_set_path,
 )
 from ..rundir.folder import RunFolder
+from ..rundir.sweeps import eval_stop_flag
 
 SOURCES = ("distilled", "gan-only", "random-real", "full-real")
 SOURCE_TITLES = {
@@ -174,6 +176,9 @@ class Evaluation:
         validate_evaluation(self.settings)
         require_generator(self.dir)
         self.device = torch.device(resolve_device(device or self.run_cfg.device))
+        self._device_request = device  # what a worker resolves on its own device
+        self._prepared: tuple[ImageDataset, Any, DSA | None, Tensor] | None = None
+        self._sets: dict[tuple[str, int], tuple[Tensor, Tensor]] = {}
         self._data = data
         self._sink: EventSink = lambda e: None
 
@@ -198,18 +203,30 @@ class Evaluation:
         self._sink(LogMessage(level, message))
 
     def execute(
-        self, on_event: EventSink | None = None, control: RunControl | None = None
+        self,
+        on_event: EventSink | None = None,
+        control: RunControl | None = None,
+        executor: Any = None,
     ) -> dict[str, Any]:
-        """Train and test every planned network; returns the saved results document."""
+        """Train and test every planned network; returns the saved results document.
+
+        ``executor`` (``gdd_studio.sweep.executors``) spreads the grid's networks over
+        worker processes or a Ray cluster; each network's seed is fixed by its place in
+        the grid, so on the CPU the accuracies equal those of the sequential call.
+        """
         self._sink = on_event or (lambda e: None)
         control = control or RunControl()
         try:
-            return self._execute(control)
+            if executor is None:
+                return self._execute(control)
+            return self._execute_distributed(control, executor)
         except Exception as exc:
             self._sink(EvalFinished("failed", str(results_path(self.dir)), user_message(exc)))
             raise
 
-    def _execute(self, control: RunControl) -> dict[str, Any]:
+    def _setup(self, control: RunControl) -> tuple[ImageDataset, Any, DSA | None, Tensor]:
+        """The data on the device, its normalizer, DSA and the normalized test split:
+        what every network of the grid shares, on whichever worker trains it."""
         s, cfg, device = self.settings, self.run_cfg, self.device
         data = self._data
         if data is None:
@@ -222,11 +239,34 @@ class Evaluation:
                 f"the smallest class: the random real baseline could not be drawn"
             )
         data = data.to(device)
+        self._data = data  # loaded once, also for the next network of a worker
         self._loaded, self._control = data, control
         norm = normalizer(data.mean, data.std, device)
         strategy = DIGIT_STRATEGY if dataset_family(cfg.dataset) == "mnist" else DSA_STRATEGY
         dsa = DSA(strategy) if s.dsa else None
         x_test = norm(data.x_test.float() / 255)
+        return data, norm, dsa, x_test
+
+    def _inputs(
+        self, data: ImageDataset, arch: str, ipc: int | None, source: str, r: int,
+        sets: dict[tuple[str, int], tuple[Tensor, Tensor]],
+    ) -> tuple[Tensor, Tensor, int, int]:  # fmt: skip
+        """(images, labels, epochs, seed) of network ``r`` of a row: fixed by its place in
+        the grid alone, so any worker that trains it trains the same network."""
+        s = self.settings
+        seed = s.seed * 1000 + r
+        if source == "full-real":
+            return data.x_train, data.y_train, s.full_real_epochs, seed
+        if source == "random-real":
+            idx = random_real_indices(data.y_train, ipc, data.num_classes, seed + ipc)
+            idx = idx.to(self.device)
+            return data.x_train[idx], data.y_train[idx], s.epochs, seed
+        images, labels = sets[(source, ipc)]
+        return images, labels, s.epochs, seed
+
+    def _execute(self, control: RunControl) -> dict[str, Any]:
+        s = self.settings
+        data, norm, dsa, x_test = self._setup(control)
         plan = self.plan()
         if s.gan_only and not self.has_gan_only:
             self._log("no phase-1 checkpoint in this run: the GAN-only baseline is skipped")
@@ -234,7 +274,7 @@ class Evaluation:
         total = sum(per_row)
         self._sink(EvalStarted(total, [_row_title(*row) for row in plan]))
         self._log(
-            f"evaluating {len(plan)} rows, {total} networks on {device}: "
+            f"evaluating {len(plan)} rows, {total} networks on {self.device}: "
             f"{s.epochs} epochs, {s.protocol} protocol, {s.report} accuracy"
         )
         generators = {
@@ -251,27 +291,16 @@ class Evaluation:
             accuracies, finals = [], []
             row_start = time.perf_counter()
             for r in range(s.repeats):
-                seed = s.seed * 1000 + r
-                if source == "full-real":
-                    images, labels, epochs = data.x_train, data.y_train, s.full_real_epochs
-                elif source == "random-real":
-                    idx = random_real_indices(data.y_train, ipc, data.num_classes, seed + ipc)
-                    idx = idx.to(device)
-                    images, labels, epochs = data.x_train[idx], data.y_train[idx], s.epochs
-                else:
-                    if (source, ipc) not in sets:
-                        try:
-                            sets[(source, ipc)] = self._synthetic_set(
-                                source, ipc, generators[source]
-                            )
-                        except GddError:
-                            if not control.stop_requested:
-                                raise
-                            status = "stopped"  # during the observer's training
-                            break
-                    images, labels = sets[(source, ipc)]
-                    epochs = s.epochs
-                x = norm(_to_float(images, device))
+                if source in SOURCES_WITH_GENERATOR and (source, ipc) not in sets:
+                    try:
+                        sets[(source, ipc)] = self._synthetic_set(source, ipc, generators[source])
+                    except GddError:
+                        if not control.stop_requested:
+                            raise
+                        status = "stopped"  # during the observer's training
+                        break
+                images, labels, epochs, seed = self._inputs(data, arch, ipc, source, r, sets)
+                x = norm(_to_float(images, self.device))
                 refresh = None
                 if s.protocol == "on-the-fly" and source in generators:
                     refresh = self._on_the_fly(generators[source], labels, norm, seed)
@@ -304,6 +333,114 @@ class Evaluation:
         self._sink(EvalFinished(status, str(results_path(self.dir)), message))
         doc["status"] = status
         return doc
+
+    def _execute_distributed(self, control: RunControl, executor: Any) -> dict[str, Any]:
+        """The same grid, each network a job of ``executor``; rows saved as they complete."""
+        s = self.settings
+        data, norm, dsa, x_test = self._setup(control)
+        plan = self.plan()
+        if s.gan_only and not self.has_gan_only:
+            self._log("no phase-1 checkpoint in this run: the GAN-only baseline is skipped")
+        total = s.repeats * len(plan)
+        self._sink(EvalStarted(total, [_row_title(*row) for row in plan]))
+        self._log(
+            f"evaluating {len(plan)} rows, {total} networks with {executor.describe()}: "
+            f"{s.epochs} epochs, {s.protocol} protocol, {s.report} accuracy"
+        )
+        doc = load_results(self.dir) or {"protocol": None, "results": []}
+        # The generators' sets are made here, once, before any worker starts: a worker
+        # only reads them, so no two workers ever choose the same set at once.
+        for _, ipc, source in plan:
+            if source in SOURCES_WITH_GENERATOR:
+                try:
+                    self._synthetic_set(source, ipc, load_run_generator(self.dir, source))
+                except GddError:
+                    if not control.stop_requested:
+                        raise
+                    self._sink(EvalFinished("stopped", str(results_path(self.dir)), "0 rows"))
+                    return dict(doc, status="stopped")
+        jobs = [
+            NetworkJob(str(self.dir), self.settings, self.sampling, self._device_request,
+                       arch, ipc, source, r)
+            for arch, ipc, source in plan
+            for r in range(s.repeats)
+        ]  # fmt: skip
+        outcomes: dict[tuple, dict[str, Any]] = {}
+        finished_rows: list[dict[str, Any]] = []
+        start, status, failure = time.perf_counter(), "finished", None
+        flag = eval_stop_flag(RunFolder(self.dir).eval)
+        for i, out in executor.map_unordered(train_network_job, jobs, control, flag):
+            job = jobs[i]
+            if isinstance(out, BaseException):
+                failure = failure or out
+                control.stop()  # the others stop at their next epoch
+                continue
+            if out["final"] is None:
+                status = "stopped"
+                continue
+            outcomes[(job.arch, job.ipc, job.source, job.repeat)] = out
+            done = len(outcomes)
+            elapsed = time.perf_counter() - start
+            eta = elapsed * (total - done) / done
+            self._sink(EvalProgress(done, total, job.arch, job.ipc, job.source, job.repeat,
+                                    out["epochs"], out["epochs"], elapsed, eta))  # fmt: skip
+            row_outs = [outcomes.get((job.arch, job.ipc, job.source, r)) for r in range(s.repeats)]
+            if any(o is None for o in row_outs):
+                continue
+            finals = [o["final"] for o in row_outs]
+            accuracies = [o["best"] if s.report == "best-of-checks" else o["final"]
+                          for o in row_outs]  # fmt: skip
+            row = self._row(job.arch, job.ipc, job.source, accuracies, finals,
+                            out["images"], out["epochs"])  # fmt: skip
+            row["seconds"] = round(sum(o["seconds"] for o in row_outs), 2)
+            finished_rows.append(row)
+            doc = self._save(finished_rows)
+            self._sink(EvalResult(row))
+            self._log(
+                f"{_row_title(job.arch, job.ipc, job.source)}: {100 * row['mean']:.2f} "
+                f"+- {100 * row['std']:.2f} % over {row['n']} networks"
+            )
+        if failure is not None:
+            raise (
+                failure
+                if isinstance(failure, GddError)
+                else GddError(f"a network of the evaluation failed: {user_message(failure)}")
+            )
+        if control.stop_requested and len(finished_rows) < len(plan):
+            status = "stopped"
+        message = f"{len(finished_rows)} of {len(plan)} rows" if status == "stopped" else ""
+        if status == "stopped":
+            self._log(f"evaluation stopped; {message} saved")
+        self._sink(EvalFinished(status, str(results_path(self.dir)), message))
+        doc["status"] = status
+        return doc
+
+    def train_network(
+        self, arch: str, ipc: int | None, source: str, repeat: int, control: RunControl
+    ) -> tuple[float | None, float, int, int]:
+        """Train and test network ``repeat`` of one row, as the sequential loop trains it:
+        (final accuracy or None when stopped, best of the checks, images, epochs)."""
+        if self._prepared is None:
+            self._prepared = self._setup(control)
+        self._control = control
+        data, norm, dsa, x_test = self._prepared
+        s = self.settings
+        generator = None
+        if source in SOURCES_WITH_GENERATOR:
+            if (source, ipc) not in self._sets:
+                generator = load_run_generator(self.dir, source)
+                self._sets[(source, ipc)] = self._synthetic_set(source, ipc, generator)
+        images, labels, epochs, seed = self._inputs(data, arch, ipc, source, repeat, self._sets)
+        x = norm(_to_float(images, self.device))
+        refresh = None
+        if s.protocol == "on-the-fly" and source in SOURCES_WITH_GENERATOR:
+            generator = generator or load_run_generator(self.dir, source)
+            refresh = self._on_the_fly(generator, labels, norm, seed)
+        final, best = self._train_one(
+            arch, x, labels, epochs, seed, dsa, x_test, data, control, lambda epoch: None,
+            refresh,
+        )  # fmt: skip
+        return final, best, len(labels), epochs
 
     def _report(
         self, done: int, total: int, start: float, arch: str, ipc: int | None, source: str,
@@ -453,6 +590,56 @@ class Evaluation:
         return doc
 
 
+@dataclass(frozen=True)
+class NetworkJob:
+    """One network of an evaluation grid, as a worker receives it (plain, picklable)."""
+
+    run_dir: str
+    settings: EvalConfig
+    sampling: SamplingConfig
+    device: str | None  # as asked for; None, "auto" or "cuda" take the worker's device
+    arch: str
+    ipc: int | None
+    source: str
+    repeat: int
+
+
+_WORKER_EVALUATIONS: dict[tuple, Evaluation] = {}
+
+
+def pick_device(requested: str | None, pinned: str | None) -> str | None:
+    """A worker pinned to a device uses it unless the caller named a specific one."""
+    if pinned and requested in (None, "auto", "cuda"):
+        return pinned
+    return requested
+
+
+def train_network_job(job: NetworkJob, worker: Any) -> dict[str, Any]:
+    """Run one ``NetworkJob`` on a worker (``worker``: its ``device`` and ``stop_flag``).
+
+    A worker keeps the evaluation it last served (dataset on its device, sets read), so
+    the next network of the same grid starts at once.
+    """
+    device = pick_device(job.device, getattr(worker, "device", None))
+    key = (job.run_dir, repr(job.settings), repr(job.sampling), device)
+    evaluation = _WORKER_EVALUATIONS.get(key)
+    if evaluation is None:
+        _WORKER_EVALUATIONS.clear()
+        evaluation = Evaluation(job.run_dir, job.settings, device, sampling=job.sampling)
+        _WORKER_EVALUATIONS[key] = evaluation
+    control = getattr(worker, "control", None) or FlagFileControl(
+        getattr(worker, "stop_flag", None)
+    )
+    start = time.perf_counter()
+    final, best, images, epochs = evaluation.train_network(
+        job.arch, job.ipc, job.source, job.repeat, control
+    )
+    return {
+        "final": final, "best": best, "images": images, "epochs": epochs,
+        "seconds": time.perf_counter() - start,
+    }  # fmt: skip
+
+
 def settings_protocol(s: EvalConfig) -> dict[str, Any]:
     """How an evaluation with settings ``s`` measures (what its rows record)."""
     return {
@@ -567,6 +754,7 @@ def results_csv(rows: list[dict[str, Any]]) -> str:
 
 __all__ = [
     "Evaluation",
+    "NetworkJob",
     "SOURCES",
     "SOURCE_TITLES",
     "load_results",
@@ -577,4 +765,5 @@ __all__ = [
     "results_csv",
     "results_path",
     "source_title",
+    "train_network_job",
 ]
