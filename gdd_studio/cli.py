@@ -231,6 +231,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.no_dsa:
         settings.dsa = False
     sampling = _sampling_override(args)
+    executor = _executor(args)
     evaluation = Evaluation(args.run_dir, settings, device=args.device, sampling=sampling)
     control = RunControl()
     reporter = ConsoleReporter(quiet=args.quiet)
@@ -242,9 +243,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        doc = evaluation.execute(reporter, control)
+        doc = evaluation.execute(reporter, control, executor=executor)
     finally:
         signal.signal(signal.SIGINT, previous)
+        if executor is not None:
+            executor.close()
     print(_results_table(doc["results"]))
     if doc.get("status") == "stopped":
         return EXIT_STOPPED
@@ -300,6 +303,8 @@ def cmd_chart(args: argparse.Namespace) -> int:
     from .rundir.artifacts import run_config
 
     dirs = [Path(d) for d in args.run_dir]
+    if len(dirs) == 1 and _is_sweep(dirs[0]):
+        return cmd_chart_sweep(args)
     datasets = {run_config(d).dataset for d in dirs}
     rows = comparison_rows(dirs)
     missing = [str(d) for d in dirs if not any(r.get("run", d.name) == d.name for r in rows)]
@@ -313,6 +318,171 @@ def cmd_chart(args: argparse.Namespace) -> int:
     out = write_chart(rows, Path(args.out), args.kind, overwrite=args.force, title=title)
     print(f"written to {out}")
     return EXIT_OK
+
+
+def _is_sweep(path: Path) -> bool:
+    from .rundir.sweeps import is_sweep_dir
+
+    return is_sweep_dir(path)
+
+
+def cmd_chart_sweep(args: argparse.Namespace) -> int:
+    from .rundir.sweeps import read_sweep
+    from .sweep.table import sweep_table, table_text, write_sweep_chart
+
+    sweep_dir = Path(args.run_dir[0])
+    table = sweep_table(sweep_dir)
+    dataset = read_sweep(sweep_dir)["base"].get("dataset", "")
+    title = args.title or f"{dataset}: accuracy against {table.x_key}"
+    out = write_sweep_chart(table, Path(args.out), overwrite=args.force, title=title)
+    print(table_text(table))
+    print(f"written to {out}")
+    return EXIT_OK
+
+
+def _executor(args: argparse.Namespace) -> Any:
+    """The executor --executor/--workers/--address ask for (None: this process, as ever)."""
+    from .sweep.executors import LocalExecutor, make_executor
+
+    executor = make_executor(args.executor, args.workers, args.address)
+    return None if isinstance(executor, LocalExecutor) else executor
+
+
+def _check_executor_flags(args: argparse.Namespace) -> None:
+    """The executor's flags checked before anything is written (Ray starts later)."""
+    from .sweep.executors import import_ray
+
+    if args.workers is not None and args.workers < 1:
+        raise GddError(f"--workers must be at least 1, got {args.workers}")
+    if args.address and args.executor != "ray":
+        raise GddError("--address is for --executor ray")
+    if args.executor == "ray":
+        import_ray()
+
+
+def _evaluate_overrides(text: str) -> dict[str, Any]:
+    """``--evaluate "--ipc 1,10 --archs convnet3 ..."``: evaluate's own flags, as the
+    EvalConfig fields (and device, sampling) they set, checked now."""
+    import copy
+    import shlex
+    from dataclasses import asdict
+
+    from .config import EvalConfig, validate_evaluation
+
+    parser = argparse.ArgumentParser(prog="--evaluate", add_help=False, exit_on_error=False)
+    template = make_parser()._subparsers._group_actions[0].choices["evaluate"]
+    for action in template._actions:
+        if action.dest not in ("help", "run_dir", "quiet", "executor", "workers", "address"):
+            parser._add_action(copy.copy(action))
+    try:
+        ns, unknown = parser.parse_known_args(shlex.split(text))
+    except (argparse.ArgumentError, ValueError) as exc:
+        raise GddError(f"--evaluate: {exc}") from None
+    if unknown:
+        raise GddError(f"--evaluate: evaluate does not take {' '.join(unknown)}")
+    out: dict[str, Any] = asdict(preset_config(ns.preset).evaluation) if ns.preset else {}
+    if ns.ipc:
+        out["ipcs"] = _int_list(ns.ipc, "--ipc")
+    if ns.archs:
+        out["archs"] = [a.strip() for a in ns.archs.split(",") if a.strip()]
+    for key in ("epochs", "repeats", "width", "seed", "batch_size", "protocol", "report"):
+        if getattr(ns, key) is not None:
+            out[key] = getattr(ns, key)
+    if ns.full_real:
+        out["full_real"] = True
+    if ns.no_gan_only:
+        out["gan_only"] = False
+    if ns.no_dsa:
+        out["dsa"] = False
+    probe = EvalConfig()
+    for key, value in out.items():
+        setattr(probe, key, value)
+    validate_evaluation(probe)
+    if ns.selection is not None or ns.candidates is not None:
+        out["sampling"] = {
+            k: v for k, v in (("selection", ns.selection), ("candidates", ns.candidates))
+            if v is not None
+        }  # fmt: skip
+    if ns.device:
+        out["device"] = ns.device
+    return out
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .config import resolve_defaults, validate
+    from .data import load_dataset
+    from .engine.events import RunControl
+    from .paths import runs_dir
+    from .sweep.sweep import Sweep, parse_axis
+
+    _check_executor_flags(args)
+    if args.resume:
+        base = [f"--{a.dest.replace('_', '-')}" for a in _BASE_ACTIONS
+                if getattr(args, a.dest) not in (None, False, [])]  # fmt: skip
+        extra = base + ["--axis"] * bool(args.axis) + ["--ablation"] * args.ablation
+        extra += ["--evaluate"] * bool(args.evaluate)
+        if extra:
+            raise GddError(
+                f"--resume continues the sweep as its sweep.json records it; drop {extra[0]}"
+            )
+        sweep = Sweep.open(args.resume)
+    else:
+        cfg = build_config(args)
+        axes = [parse_axis(a) for a in args.axis or []]
+        if not axes and not args.ablation:
+            raise GddError("a sweep needs --axis KEY=V1,V2,... or --ablation")
+        evaluate = _evaluate_overrides(args.evaluate) if args.evaluate is not None else None
+        resolve_defaults(cfg)
+        validate(cfg)
+        data = None
+        if not any(k in ("dataset", "data_dir") for k, _ in axes):
+            print(f"loading dataset {cfg.dataset}", file=sys.stderr)
+            data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download)
+        root = Path(args.runs_dir) if args.runs_dir else runs_dir()
+        sweep = Sweep.create(cfg, axes, root, args.ablation, evaluate, data)
+    print(sweep.dir, flush=True)
+    executor = _executor(args)
+    control = RunControl()
+    reporter = ConsoleReporter(quiet=args.quiet)
+
+    def on_sigint(signum, frame):  # first Ctrl-C: every member stops at its next step
+        reporter._line("stopping every member at its next step (Ctrl-C again to abort)...")
+        control.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        counts = sweep.execute(executor, control, say=reporter._line, on_event=reporter)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if executor is not None:
+            executor.close()
+    n = sum(counts.values())
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    reporter._line(f"sweep {sweep.dir.name}: {summary} of {n} members")
+    if counts.get("finished", 0) < n:
+        reporter._line(f"continue with: gdd-studio-cli sweep --resume {sweep.dir}")
+    if control.stop_requested:
+        return EXIT_STOPPED
+    return EXIT_OK if counts.get("finished", 0) == n else EXIT_FAILED
+
+
+def _executor_flags(parser: argparse.ArgumentParser) -> None:
+    from .sweep.executors import EXECUTORS
+
+    parser.add_argument(
+        "--executor", choices=list(EXECUTORS), default="local",
+        help='where the work runs: this machine, or Ray (pip install "gdd-studio[cluster]")',
+    )  # fmt: skip
+    parser.add_argument(
+        "--workers", type=int,
+        help="parallel workers: local processes (one per CUDA GPU; on a CPU the cores are "
+        "split between them) or Ray tasks at a time",
+    )  # fmt: skip
+    parser.add_argument("--address", help="the Ray cluster to join (default: start one here)")
+
+
+_BASE_ACTIONS: list[argparse.Action] = []
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -430,7 +600,35 @@ def make_parser() -> argparse.ArgumentParser:
     _selection_flags(ev)
     ev.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps (default: the run's)")
     ev.add_argument("--quiet", action="store_true", help="one line per finished row")
+    _executor_flags(ev)
     ev.set_defaults(func=cmd_evaluate)
+
+    sw = sub.add_parser(
+        "sweep", help="many runs from one base config: --axis KEY=V1,V2 or --ablation"
+    )
+    # Every flag of `run` sets the base config, exactly as for one run.
+    _BASE_ACTIONS.clear()
+    for action in run._actions:
+        if action.dest not in ("help", "print_config", "quiet"):
+            sw._add_action(action)
+            _BASE_ACTIONS.append(action)
+    sw.add_argument(
+        "--axis", action="append", metavar="KEY=V1,V2,...",
+        help="a setting to vary, e.g. distill.tau=1,2,4 (repeatable: the grid product)",
+    )  # fmt: skip
+    sw.add_argument(
+        "--ablation", action="store_true",
+        help="the paper's ablation: SKD with and without standardization, DiM's MSE, none",
+    )  # fmt: skip
+    sw.add_argument(
+        "--evaluate", metavar="FLAGS",
+        help='evaluate every finished member with these evaluate flags, e.g. "--ipc 1,10 '
+        '--archs convnet3 --repeats 3 --epochs 300"',
+    )  # fmt: skip
+    _executor_flags(sw)
+    sw.add_argument("--resume", metavar="SWEEP_DIR", help="continue what is unfinished")
+    sw.add_argument("--quiet", action="store_true", help="only the progress bar and errors")
+    sw.set_defaults(func=cmd_sweep)
 
     ex = sub.add_parser("export", help="write the distilled set or the generator")
     ex.add_argument("run_dir")
@@ -451,8 +649,10 @@ def make_parser() -> argparse.ArgumentParser:
         help="write the evaluation chart (.png, .svg) or table (.csv); several runs compare",
     )
     ch.add_argument(
-        "run_dir", nargs="+", help="one run, or several to compare (labelled by their settings)"
-    )
+        "run_dir", nargs="+",
+        help="one run, or several to compare (labelled by their settings), or a sweep folder "
+        "(accuracy against the swept settings)",
+    )  # fmt: skip
     ch.add_argument("--out", required=True, help="FILE.png | FILE.svg | FILE.csv")
     ch.add_argument(
         "--kind", choices=["arch", "ipc"], default="arch",

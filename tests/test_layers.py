@@ -1,7 +1,8 @@
 """The packages only look down, and no reader of a run folder imports its writer.
 
 Layers, bottom to top: errors/paths/storage; config, data, models; rundir (the run
-folder's contract); engine (the trainer and its loop); evaluation; export; cli and ui.
+folder's contract); engine (the trainer and its loop); evaluation; export; sweep (which
+starts runs and evaluations); cli and ui.
 Every import in the package (also the ones inside functions) is checked, so an arrow
 back up fails here before it tangles the house.
 """
@@ -19,12 +20,19 @@ LAYERS = {
     "engine": 3,
     "evaluation": 4,
     "export": 5,
-    "cli": 6, "ui": 6,
-    "__main__": 7,
+    "sweep": 6,
+    "cli": 7, "ui": 7,
+    "__main__": 8,
 }  # fmt: skip
 WRITER = ("gdd_studio.engine.run", "gdd_studio.engine.trainer")
-# The front ends that start a run may import the writer; everything else only reads.
-MAY_WRITE = ("gdd_studio.cli", "gdd_studio.ui.worker", "gdd_studio.ui.jobs")
+# The front ends that start a run (and a sweep, which starts its members) may import the
+# writer; everything else only reads.
+MAY_WRITE = (
+    "gdd_studio.cli",
+    "gdd_studio.ui.worker",
+    "gdd_studio.ui.jobs",
+    "gdd_studio.sweep.sweep",
+)
 
 
 def _module_name(path: Path) -> str:

@@ -10,6 +10,7 @@ name, when runs are compared) is plotted under that label instead of its source'
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,59 @@ def ipc_figure(rows: Sequence[dict[str, Any]], title: str | None = None):
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(ARCH_TITLES[arch])
         ax.grid(alpha=0.3)
+    _legend(fig, axes)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def sweep_figure(
+    rows: Sequence[dict[str, Any]], x_key: str, numeric: bool, title: str | None = None
+):
+    """A sweep's accuracy against its swept setting, a panel per (architecture, IPC): a
+    line with +-1 std error bars for a numeric setting (tau, lambda), grouped bars for a
+    categorical one (the matching loss, the ablation's variants)."""
+    if not rows:
+        raise ExportError("there are no evaluation results to chart: evaluate the sweep first")
+    panels = sorted({(str(r["arch"]), r["ipc"]) for r in rows},
+                    key=lambda p: (p[0], math.inf if p[1] is None else p[1]))  # fmt: skip
+    names: list[str] = []
+    for r in rows:
+        if r["series"] not in names:
+            names.append(r["series"])
+    xs_all: list[Any] = []
+    for r in rows:
+        if r["x"] not in xs_all:
+            xs_all.append(r["x"])
+    fig, axes = _figure(len(panels), 2, panel_width=max(4.4, 1.2 + 0.9 * len(xs_all)))
+    width = 0.8 / max(1, len(names))
+    for ax, (arch, ipc) in zip(axes, panels, strict=True):
+        panel = [r for r in rows if str(r["arch"]) == arch and r["ipc"] == ipc]
+        for j, name in enumerate(names):
+            pts = [r for r in panel if r["series"] == name]
+            if not pts:
+                continue
+            colour = COLOURS[j % len(COLOURS)]
+            ys = [100 * r["mean"] for r in pts]
+            es = [100 * r["std"] for r in pts]
+            if numeric:
+                order = sorted(range(len(pts)), key=lambda i: pts[i]["x"])
+                ax.errorbar([pts[i]["x"] for i in order], [ys[i] for i in order],
+                            yerr=[es[i] for i in order], marker="o", capsize=3, label=name,
+                            color=colour)  # fmt: skip
+            else:
+                xs = [xs_all.index(r["x"]) - 0.4 + width * (j + 0.5) for r in pts]
+                ax.bar(xs, ys, width * 0.92, yerr=es, capsize=3, label=name, color=colour)
+        if numeric:
+            ax.set_xticks(sorted(xs_all), [f"{v:g}" for v in sorted(xs_all)])
+        else:
+            ax.set_xticks(range(len(xs_all)), [str(v) for v in xs_all], fontsize=8,
+                          rotation=15 if len(xs_all) > 3 else 0)  # fmt: skip
+        ax.set_xlabel(x_key)
+        ax.set_ylabel("test accuracy (%)")
+        budget = "full training set" if ipc is None else f"IPC {ipc}"
+        ax.set_title(f"{ARCH_TITLES.get(arch, arch)}, {budget}")
+        ax.grid(axis="y" if not numeric else "both", alpha=0.3)
     _legend(fig, axes)
     if title:
         fig.suptitle(title)

@@ -1,0 +1,321 @@
+"""A sweep: one base config, the settings each member changes, and the members' runs.
+
+Members are made up front as ordinary run folders (status "created") in the runs folder,
+so a sweep that is stopped, killed or half failed is continued by running again whatever
+has not finished: finished members are kept, stopped or killed ones resume from their
+checkpoints. ``sweep.json`` (rundir/sweeps.py) records the base, the axes and each
+member's run id, status and, for a failure, its one-line reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import RunConfig, resolve_defaults, set_value, validate, validate_for_dataset
+from ..data import ImageDataset
+from ..engine.events import FlagFileControl, RunControl, fmt_elapsed
+from ..errors import ConfigError, GddError, user_message
+from ..evaluation.compare import _fmt
+from ..evaluation.protocol import Evaluation, load_results, pick_device
+from ..rundir.artifacts import run_config
+from ..rundir.folder import RunFolder, read_run_info
+from ..rundir.sweeps import (
+    SweepFolder,
+    member_status,
+    new_sweep_dir,
+    read_sweep,
+    write_sweep,
+)
+from .executors import LocalExecutor, Worker
+
+# The paper's ablation (Li et al., ICASSP 2025, Table 3) at one budget: what the matching
+# term and the standardization each bring.
+ABLATION: list[tuple[str, dict[str, Any]]] = [
+    ("SKD + standardization", {"distill.loss": "skd", "distill.standardize": True}),
+    ("SKD, no standardization", {"distill.loss": "skd", "distill.standardize": False}),
+    ("DiM's MSE", {"distill.loss": "mse"}),
+    ("no matching term", {"distill.loss": "none"}),
+]
+ABLATION_AXIS = "variant"
+MAX_MEMBERS = 1000
+DONE = "finished"
+
+
+def split_values(text: str) -> list[str]:
+    """Comma-separated values; commas inside [...] or quotes stay (a list value)."""
+    out, depth, quote, cur = [], 0, "", ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    out.append(cur.strip())
+    return out
+
+
+def parse_axis(text: str) -> tuple[str, list[str]]:
+    """``KEY=V1,V2,...`` as (key, [values]), or one line saying what is wrong."""
+    if "=" not in text:
+        raise ConfigError(f"--axis expects KEY=V1,V2,..., got '{text}'")
+    key, values = (part.strip() for part in text.split("=", 1))
+    items = split_values(values)
+    if not key or not values or any(v == "" for v in items):
+        raise ConfigError(f"--axis {text}: give a key and one or more values, e.g. seed=0,1,2")
+    if len(set(items)) < len(items):
+        raise ConfigError(f"--axis {key} names a value twice")
+    return key, items
+
+
+def _typed(cfg: RunConfig, key: str, raw: Any) -> Any:
+    """The value as the config holds it (checked: an unknown key or a bad value fails)."""
+    probe = copy.deepcopy(cfg)
+    set_value(probe, key, raw)
+    target: Any = probe
+    for part in key.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def member_settings(
+    base: RunConfig, axes: Sequence[tuple[str, Sequence[Any]]], ablation: bool
+) -> list[tuple[str, dict[str, Any]]]:
+    """(label, {key: value}) of every member: the grid product of the axes (after the
+    ablation's variants, when asked for)."""
+    keys = [k for k, _ in axes]
+    if len(set(keys)) < len(keys):
+        raise ConfigError("an --axis key is given twice")
+    if ablation and any(k.startswith(("distill.loss", "distill.standardize")) for k in keys):
+        raise ConfigError("--ablation sets distill.loss and distill.standardize itself")
+    typed = [(k, [_typed(base, k, v) for v in values]) for k, values in axes]
+    variants = ABLATION if ablation else [("", {})]
+    members = []
+    for name, fixed in variants:
+        for combo in itertools.product(*[values for _, values in typed]):
+            settings = {ABLATION_AXIS: name} if name else {}
+            settings.update(fixed)
+            settings.update({k: v for (k, _), v in zip(typed, combo, strict=True)})
+            parts = [name] if name else []
+            parts += [f"{k.rsplit('.', 1)[-1]}={_fmt(v)}" for (k, _), v in
+                      zip(typed, combo, strict=True)]  # fmt: skip
+            members.append((", ".join(parts) or "base", settings))
+    if len(members) > MAX_MEMBERS:
+        raise ConfigError(f"the sweep has {len(members)} members, more than {MAX_MEMBERS}")
+    return members
+
+
+@dataclass(frozen=True)
+class MemberJob:
+    """One member's training, as a worker receives it."""
+
+    run_dir: str
+
+
+def train_member_job(job: MemberJob, worker: Worker) -> dict[str, Any]:
+    """Train (or resume) one member on a worker; its status and one-line message."""
+    from ..engine.run import Run
+
+    control = worker.control or FlagFileControl(worker.stop_flag)
+    if control.stop_requested:
+        return {"status": "pending", "message": ""}
+    start = time.perf_counter()
+    try:
+        run = Run.open(job.run_dir)
+        info = read_run_info(Path(job.run_dir))
+        if info.get("status") == DONE and run.generator_path.is_file():
+            return {"status": DONE, "message": "", "seconds": 0.0}
+        device = pick_device(run.cfg.device, worker.device)
+        if device and device != run.cfg.device:
+            run.cfg.device = device  # this worker's device; config.json keeps the setting
+        status = run.execute(worker.on_event, control)
+    except Exception as exc:  # noqa: BLE001 - one member's failure never stops the others
+        return {"status": "failed", "message": user_message(exc)}
+    return {"status": status, "message": "", "seconds": time.perf_counter() - start}
+
+
+class Sweep:
+    """A sweep folder and the loop that trains (and evaluates) its members."""
+
+    def __init__(self, sweep_dir: Path, doc: dict[str, Any]) -> None:
+        self.dir = Path(sweep_dir)
+        self.folder = SweepFolder(self.dir)
+        self.doc = doc
+
+    @classmethod
+    def create(
+        cls,
+        base: RunConfig,
+        axes: Sequence[tuple[str, Sequence[Any]]],
+        runs_dir: Path,
+        ablation: bool = False,
+        evaluate: dict[str, Any] | None = None,
+        data: ImageDataset | None = None,
+    ) -> Sweep:
+        """Check every member's config (against the data, when given) before anything is
+        written, then make the sweep folder and one run folder per member."""
+        from ..engine.run import Run
+
+        if not axes and not ablation:
+            raise ConfigError("a sweep needs --axis KEY=V1,V2,... or --ablation")
+        resolve_defaults(base)
+        validate(base)
+        configs = []
+        for label, settings in member_settings(base, axes, ablation):
+            cfg = copy.deepcopy(base)
+            for key, value in settings.items():
+                if key != ABLATION_AXIS:  # a name for what the keys beside it set
+                    set_value(cfg, key, value)
+            if "distill.lam" not in settings and "dataset" in settings:
+                cfg.distill.lam = None  # the member's own dataset's default
+            resolve_defaults(cfg)
+            try:
+                validate(cfg)
+                if data is not None:
+                    validate_for_dataset(cfg, data.num_classes, data.per_class_counts())
+            except GddError as exc:
+                raise type(exc)(f"member {label}: {exc}") from None
+            configs.append((label, settings, cfg))
+        keys = [k for k, _ in axes]
+        name = "-".join(["ablation"] * ablation + [k.rsplit(".", 1)[-1] for k in keys])
+        sweep_dir = new_sweep_dir(Path(runs_dir), name)
+        doc: dict[str, Any] = {
+            "id": sweep_dir.name,
+            "created": time.time(),
+            "base": base.to_dict(),
+            "axes": ([{"key": ABLATION_AXIS, "values": [n for n, _ in ABLATION]}] * ablation)
+            + [{"key": k, "values": [_typed(base, k, v) for v in vs]} for k, vs in axes],
+            "ablation": ablation,
+            "evaluate": evaluate,
+            "members": [],
+        }
+        for label, settings, cfg in configs:
+            run = Run.create(cfg, Path(runs_dir))
+            member = {"run": run.dir.name, "label": label, "settings": settings}
+            member.update(status="pending", message="", evaluated=False)
+            doc["members"].append(member)
+        write_sweep(sweep_dir, doc)
+        return cls(sweep_dir, doc)
+
+    @classmethod
+    def open(cls, sweep_dir: str | Path) -> Sweep:
+        return cls(Path(sweep_dir), read_sweep(sweep_dir))
+
+    @property
+    def members(self) -> list[dict[str, Any]]:
+        return self.doc["members"]
+
+    def member_dir(self, member: dict[str, Any]) -> Path:
+        return self.folder.member_dir(member["run"])
+
+    def _save(self) -> None:
+        write_sweep(self.dir, self.doc)
+
+    def unfinished(self) -> list[dict[str, Any]]:
+        """Members still to train: every one whose run has not finished with a generator."""
+        out = []
+        for m in self.members:
+            done = member_status(self.dir, m) == DONE
+            if not (done and RunFolder(self.member_dir(m)).generator.is_file()):
+                out.append(m)
+        return out
+
+    def execute(
+        self,
+        executor: Any = None,
+        control: RunControl | None = None,
+        say: Callable[[str], None] = lambda line: None,
+        on_event: Callable[[Any], None] | None = None,
+    ) -> dict[str, int]:
+        """Train every unfinished member, then evaluate every finished one (when the sweep
+        has evaluation settings). Returns the count of members by status."""
+        executor = executor or LocalExecutor()
+        control = control or RunControl()
+        todo = self.unfinished()
+        for m in self.members:
+            if m not in todo:
+                m["status"] = DONE
+        n = len(self.members)
+        if todo:
+            say(f"training {len(todo)} of {n} members with {executor.describe()}")
+        jobs = [MemberJob(str(self.member_dir(m))) for m in todo]
+        fn = train_member_job
+        if isinstance(executor, LocalExecutor):
+            executor.on_event = on_event
+        for i, out in executor.map_unordered(fn, jobs, control, self.folder.stop_flag()):
+            m = todo[i]
+            if isinstance(out, BaseException):
+                out = {"status": "failed", "message": user_message(out)}
+            m["status"], m["message"] = out["status"], out.get("message", "")
+            self._save()
+            index = self.members.index(m) + 1
+            took = f" in {fmt_elapsed(out['seconds'])}" if out.get("seconds") else ""
+            reason = f": {m['message']}" if m["message"] else ""
+            say(f"member {index}/{n} ({m['label']}): {m['status']}{took}{reason}")
+        if self.doc.get("evaluate") and not control.stop_requested:
+            self._evaluate(executor, control, say, on_event)
+        self._save()
+        counts: dict[str, int] = {}
+        for m in self.members:
+            counts[m["status"]] = counts.get(m["status"], 0) + 1
+        return counts
+
+    def _evaluate(self, executor, control, say, on_event) -> None:
+        overrides = dict(self.doc["evaluate"])
+        device = overrides.pop("device", None)
+        sampling_overrides = overrides.pop("sampling", {}) or {}
+        for m in self.members:
+            if m["status"] != DONE or m.get("evaluated") or control.stop_requested:
+                continue
+            run_dir = self.member_dir(m)
+            settings = run_config(run_dir).evaluation
+            for key, value in overrides.items():
+                setattr(settings, key, value)
+            sampling = None
+            if sampling_overrides:
+                sampling = run_config(run_dir).sampling
+                for key, value in sampling_overrides.items():
+                    setattr(sampling, key, value)
+            say(f"evaluating member {self.members.index(m) + 1}/{len(self.members)} "
+                f"({m['label']})")  # fmt: skip
+            try:
+                evaluation = Evaluation(run_dir, settings, device=device, sampling=sampling)
+                distributed = None if isinstance(executor, LocalExecutor) else executor
+                doc = evaluation.execute(on_event, control, executor=distributed)
+            except Exception as exc:  # noqa: BLE001 - recorded; the next member goes on
+                m["message"] = f"evaluation failed: {user_message(exc)}"
+                say(f"member {m['label']}: {m['message']}")
+                self._save()
+                continue
+            m["evaluated"] = doc.get("status") == DONE
+            self._save()
+
+
+def sweep_results(sweep_dir: str | Path) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """(member, its evaluation rows) for every member that has results."""
+    sweep = Sweep.open(sweep_dir)
+    out = []
+    for m in sweep.members:
+        doc = load_results(sweep.member_dir(m))
+        if doc and doc["results"]:
+            out.append((m, doc["results"]))
+    return out
+
+
+__all__ = [
+    "ABLATION", "MemberJob", "Sweep", "member_settings", "parse_axis", "split_values",
+    "sweep_results", "train_member_job",
+]  # fmt: skip

@@ -1,0 +1,359 @@
+"""Sweeps and executors: the same members make the same generators wherever they run; a
+failure, a kill or Ctrl-C never loses what finished; a distributed evaluation equals the
+sequential one; bad input is one line.
+
+Tiny budgets on the CPU. The Ray tests share one local Ray session (starting Ray takes
+seconds); they need the ``cluster`` extra, which CI installs.
+"""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from gdd_studio.cli import main
+from gdd_studio.config import EvalConfig
+from gdd_studio.engine.events import RunControl
+from gdd_studio.engine.run import Run
+from gdd_studio.evaluation.protocol import Evaluation, load_results
+from gdd_studio.rundir.folder import read_run_info
+from gdd_studio.rundir.records import list_runs
+from gdd_studio.rundir.sweeps import read_sweep
+from gdd_studio.sweep import executors
+from gdd_studio.sweep.executors import LocalExecutor, ProcessExecutor, worker_slots
+from gdd_studio.sweep.sweep import Sweep, member_settings, parse_axis
+from tests.helpers import tiny_config, write_tiny_npz
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _generators(sweep: Sweep) -> dict[str, dict[str, torch.Tensor]]:
+    return {
+        m["label"]: torch.load(sweep.member_dir(m) / "generator.pt", weights_only=True)
+        for m in sweep.members
+    }
+
+
+def _same_weights(a: dict[str, dict], b: dict[str, dict]) -> bool:
+    assert a.keys() == b.keys()
+    return all(torch.equal(a[k][n], b[k][n]) for k in a for n in a[k])
+
+
+def tiny_eval(**changes) -> EvalConfig:
+    s = EvalConfig(archs=["convnet3"], ipcs=[1, 2], epochs=2, repeats=2, width=4, batch_size=16)
+    for key, value in changes.items():
+        setattr(s, key, value)
+    return s
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    return write_tiny_npz(tmp_path_factory.mktemp("sweepdata") / "tiny.npz")
+
+
+@pytest.fixture(scope="module")
+def local_sweep(tmp_path_factory, data_file):
+    """A 2-member sweep (seed 0, 1) trained one member at a time in this process."""
+    runs = tmp_path_factory.mktemp("local") / "runs"
+    sweep = Sweep.create(tiny_config(f"npz:{data_file}"), [("seed", ["0", "1"])], runs)
+    assert sweep.execute(LocalExecutor()) == {"finished": 2}
+    return sweep
+
+
+def test_axes_make_the_grid_product_and_the_ablation_its_four_variants():
+    base = tiny_config("mnist-sample")
+    members = member_settings(base, [parse_axis("distill.tau=1,2,4"), ("seed", ["0", "1"])], False)
+    assert len(members) == 6
+    assert members[0] == ("tau=1, seed=0", {"distill.tau": 1.0, "seed": 0})
+    ablation = member_settings(base, [], True)
+    assert [s for _, s in ablation] == [
+        {"variant": "SKD + standardization", "distill.loss": "skd", "distill.standardize": True},
+        {"variant": "SKD, no standardization", "distill.loss": "skd",
+         "distill.standardize": False},
+        {"variant": "DiM's MSE", "distill.loss": "mse"},
+        {"variant": "no matching term", "distill.loss": "none"},
+    ]  # fmt: skip
+    assert parse_axis('distill.pool=["convnet3"],["convnet3","resnet10"]') == (
+        "distill.pool",
+        ['["convnet3"]', '["convnet3","resnet10"]'],
+    )
+
+
+def test_a_sweep_is_a_sweep_json_and_ordinary_run_folders(local_sweep):
+    runs = local_sweep.folder.runs_dir
+    assert local_sweep.dir.parent == runs / "sweeps"
+    doc = read_sweep(local_sweep.dir)
+    assert doc["axes"] == [{"key": "seed", "values": [0, 1]}]
+    assert doc["base"]["dataset"].startswith("npz:")
+    assert [(m["settings"], m["status"]) for m in doc["members"]] == [
+        ({"seed": 0}, "finished"),
+        ({"seed": 1}, "finished"),
+    ]
+    # The runs list shows the members as any run; each folder is a complete run.
+    listed = {r.path.name: r.status for r in list_runs(runs)}
+    assert listed == {m["run"]: "finished" for m in doc["members"]}
+    for m in doc["members"]:
+        cfg = json.loads((runs / m["run"] / "config.json").read_text())
+        assert cfg["seed"] == m["settings"]["seed"]
+    gens = _generators(local_sweep)
+    assert not _same_weights({"a": gens["seed=0"]}, {"a": gens["seed=1"]})
+
+
+def test_cpu_workers_split_the_cores_and_set_their_thread_count(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    assert worker_slots(2) == [("cpu", 2), ("cpu", 2)]
+    assert worker_slots(3) == [("cpu", 1)] * 3
+    assert worker_slots(None) == [("cpu", 4)]
+
+
+def _threads_job(job, worker):
+    return torch.get_num_threads(), worker.device, worker.threads
+
+
+def test_two_workers_make_the_same_generators(local_sweep, tmp_path, data_file):
+    executor = ProcessExecutor(2)
+    try:
+        # Each worker set its torch threads to its share before any work.
+        share = max(1, torch.get_num_threads() // 2)
+        seen = list(executor.map_unordered(_threads_job, [0, 1, 2], RunControl()))
+        assert sorted(i for i, _ in seen) == [0, 1, 2]
+        assert {out for _, out in seen} == {(share, "cpu", share)}
+        sweep = Sweep.create(
+            tiny_config(f"npz:{data_file}"), [("seed", ["0", "1"])], tmp_path / "runs"
+        )
+        assert sweep.execute(executor) == {"finished": 2}
+    finally:
+        executor.close()
+    assert _same_weights(_generators(sweep), _generators(local_sweep))
+
+
+def test_a_failing_member_is_recorded_and_the_others_go_on(tmp_path, data_file):
+    other = shutil.copy(data_file, tmp_path / "other.npz")
+    base = tiny_config(f"npz:{data_file}")
+    sweep = Sweep.create(base, [("dataset", [f"npz:{other}", f"npz:{data_file}"])],
+                         tmp_path / "runs")  # fmt: skip
+    Path(other).unlink()  # the data went missing after the sweep was made
+    lines = []
+    assert sweep.execute(LocalExecutor(), say=lines.append) == {"failed": 1, "finished": 1}
+    failed, done = read_sweep(sweep.dir)["members"]
+    assert failed["status"] == "failed" and "other.npz" in failed["message"]
+    assert "\n" not in failed["message"]
+    assert done["status"] == "finished" and (sweep.member_dir(done) / "generator.pt").is_file()
+    assert any("failed" in line and "other.npz" in line for line in lines)
+
+
+def _start_cli(args, runs, **kw):
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    return subprocess.Popen(
+        [sys.executable, "-m", "gdd_studio.cli", *args, "--runs-dir", str(runs)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **kw,
+    )  # fmt: skip
+
+
+def _wait_for(predicate, proc, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _long_config(tmp_path, data_file) -> Path:
+    """Long enough (a few seconds a member) to be caught in the middle."""
+    cfg = tiny_config(f"npz:{data_file}")
+    cfg.gan.epochs = 60
+    path = tmp_path / "base.json"
+    path.write_text(cfg.to_json())
+    return path
+
+
+def _member_dirs(runs: Path) -> list[Path]:
+    (sweep_dir,) = (runs / "sweeps").iterdir()
+    return [runs / m["run"] for m in read_sweep(sweep_dir)["members"]]
+
+
+def test_a_sweep_killed_mid_member_resumes_to_the_same_generators(tmp_path, data_file):
+    runs = tmp_path / "runs"
+    config = _long_config(tmp_path, data_file)
+    proc = _start_cli(["sweep", "--config", str(config), "--axis", "seed=0,1"], runs)
+    try:
+        _wait_for(lambda: (runs / "sweeps").is_dir() and any(runs.glob("*/checkpoints/last.pt")),
+                  proc)  # fmt: skip
+        proc.kill()
+    finally:
+        proc.kill()
+        proc.communicate()
+    first, second = _member_dirs(runs)
+    assert read_run_info(first)["status"] == "interrupted"
+    assert read_run_info(second)["status"] == "created"
+    (sweep_dir,) = (runs / "sweeps").iterdir()
+    assert main(["sweep", "--resume", str(sweep_dir)]) == 0
+    assert [m["status"] for m in read_sweep(sweep_dir)["members"]] == ["finished"] * 2
+    assert "resumed from step" in (first / "log.txt").read_text()
+    # The killed member ends with exactly the generator of an uninterrupted run.
+    whole = Run.create(Run.open(first).cfg, tmp_path / "whole")
+    assert whole.execute() == "finished"
+    a = torch.load(first / "generator.pt", weights_only=True)
+    b = torch.load(whole.dir / "generator.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_ctrl_c_stops_every_worker_at_a_checkpoint_and_resume_finishes(tmp_path, data_file):
+    runs = tmp_path / "runs"
+    config = _long_config(tmp_path, data_file)
+    args = ["sweep", "--config", str(config), "--axis", "seed=0,1", "--workers", "2"]
+    proc = _start_cli(args, runs, start_new_session=True)
+    try:
+        _wait_for(lambda: len(list(runs.glob("*/checkpoints/last.pt"))) == 2, proc)
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    members = _member_dirs(runs)
+    assert [read_run_info(d)["status"] for d in members] == ["stopped", "stopped"]
+    assert "sweep --resume" in err
+    (sweep_dir,) = (runs / "sweeps").iterdir()
+    assert not list(sweep_dir.glob(".stop-*"))  # the stop request is cleared
+    assert main(["sweep", "--resume", str(sweep_dir)]) == 0
+    assert [read_run_info(d)["status"] for d in members] == ["finished", "finished"]
+
+
+def _accuracies(run_dir: Path) -> dict[tuple, list[float]]:
+    doc = load_results(run_dir)
+    return {(r["arch"], r["ipc"], r["source"]): r["accuracies"] for r in doc["results"]}
+
+
+@pytest.fixture(scope="module")
+def sequential_eval(local_sweep, tmp_path_factory):
+    """Member seed=0 copied untouched, and the accuracies of its sequential evaluation."""
+    src = local_sweep.member_dir(local_sweep.members[0])
+    pristine = tmp_path_factory.mktemp("pristine") / src.name
+    shutil.copytree(src, pristine)
+    seq = tmp_path_factory.mktemp("seq") / src.name
+    shutil.copytree(src, seq)
+    doc = Evaluation(seq, tiny_eval(), device="cpu").execute()
+    assert doc["status"] == "finished" and len(doc["results"]) == 6
+    return pristine, _accuracies(seq)
+
+
+def test_distributed_evaluation_equals_the_sequential_one(sequential_eval, tmp_path):
+    pristine, expected = sequential_eval
+    run = tmp_path / pristine.name
+    shutil.copytree(pristine, run)
+    executor = ProcessExecutor(2)
+    try:
+        events = []
+        doc = Evaluation(run, tiny_eval(), device="cpu").execute(events.append,
+                                                                 executor=executor)  # fmt: skip
+    finally:
+        executor.close()
+    assert doc["status"] == "finished"
+    assert _accuracies(run) == expected
+    assert any("2 worker processes" in getattr(e, "message", "") for e in events)
+
+
+def test_sweep_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, data_file):
+    runs = str(tmp_path / "runs")
+    base = ["sweep", "--dataset", f"npz:{data_file}", "--preset", "smoke", "--runs-dir", runs]
+    bad = [
+        (base, "--axis KEY=V1,V2"),
+        (base + ["--axis", "distill.taux=1,2"], "unknown config key 'distill.taux'"),
+        (base + ["--axis", "seed"], "--axis expects KEY=V1,V2"),
+        (base + ["--axis", "seed=0,0"], "names a value twice"),
+        (base + ["--axis", "distill.tau=1,x"], "distill.tau"),
+        (base + ["--axis", "seed=0,1", "--workers", "0"], "--workers must be at least 1"),
+        (base + ["--axis", "seed=0,1", "--address", "h:1"], "--address is for --executor ray"),
+        (base + ["--axis", "seed=0,1", "--evaluate", "--bogus 1"], "does not take --bogus"),
+        (base + ["--axis", "seed=0,1", "--evaluate", "--epochs x"], "--evaluate"),
+        (base + ["--axis", "seed=0,1", "--ipc", "99"], "member seed=0"),
+        (["sweep", "--resume", runs], "is not a sweep folder"),
+        (["chart", str(tmp_path), "--out", str(tmp_path / "c.png")], "not a run folder"),
+    ]
+    for args, message in bad:
+        assert main(args) == 2, args
+        lines = capsys.readouterr().err.strip().splitlines()
+        err = "\n".join(ln for ln in lines if not ln.startswith("loading dataset"))
+        assert err.startswith("gdd-studio-cli: error:") and message in err, (args, err)
+        assert len(err.splitlines()) == 1, err
+    assert not (tmp_path / "runs" / "sweeps").exists()  # nothing was written
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    assert main(base + ["--axis", "seed=0,1", "--executor", "ray"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"gdd-studio-cli: error: {executors.RAY_HINT}"
+    assert 'pip install "gdd-studio[cluster]"' in err
+
+
+def test_ablation_with_evaluation_then_one_chart_and_table(tmp_path, capsys, data_file):
+    config = tmp_path / "base.json"
+    config.write_text(tiny_config(f"npz:{data_file}").to_json())
+    evaluate = "--ipc 1 --archs convnet3 --repeats 2 --epochs 2 --width 4 --batch-size 16"
+    args = ["sweep", "--config", str(config), "--ablation", "--evaluate", evaluate,
+            "--runs-dir", str(tmp_path / "runs")]  # fmt: skip
+    assert main(args) == 0
+    sweep_dir = Path(capsys.readouterr().out.strip())
+    doc = read_sweep(sweep_dir)
+    assert doc["evaluate"] == {"ipcs": [1], "archs": ["convnet3"], "repeats": 2, "epochs": 2,
+                               "width": 4, "batch_size": 16}  # fmt: skip
+    assert [m["evaluated"] for m in doc["members"]] == [True] * 4
+    assert main(["chart", str(sweep_dir), "--out", str(tmp_path / "ablation.svg")]) == 0
+    out = capsys.readouterr().out
+    assert "SKD, no standardization" in out and "no matching term" in out
+    assert (tmp_path / "ablation.svg").read_text().lstrip().startswith("<?xml")
+    assert main(["chart", str(sweep_dir), "--out", str(tmp_path / "ablation.csv")]) == 0
+    with open(tmp_path / "ablation.csv", newline="") as fh:
+        distilled = [r for r in csv.DictReader(fh) if r["source"] == "distilled"]
+    assert [r["variant"] for r in distilled] == [
+        "SKD + standardization", "SKD, no standardization", "DiM's MSE", "no matching term",
+    ]  # fmt: skip
+    # Each member's point is its own evaluation, averaged over its networks.
+    for member, point in zip(doc["members"], distilled, strict=True):
+        rows = load_results(sweep_dir.parent.parent / member["run"])["results"]
+        row = next(r for r in rows if r["source"] == "distilled")
+        assert point["mean"] == f"{100 * row['mean']:.2f}" and point["over"] == "networks"
+        assert point["runs"] == member["run"]
+
+
+# ---- Ray ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    ray = pytest.importorskip("ray")
+    # This module's job function travels by value: Ray's workers cannot import tests/.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+    ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+
+
+def test_ray_sweep_makes_the_same_generators(ray_session, local_sweep, tmp_path, data_file):
+    executor = executors.RayExecutor()
+    assert executor.describe() == "Ray (2 at a time, 1 CPU each)"
+    seen = list(executor.map_unordered(_threads_job, [0, 1], RunControl()))
+    assert {out for _, out in seen} == {(1, "cpu", 1)}  # its share of the cores, set
+    sweep = Sweep.create(tiny_config(f"npz:{data_file}"), [("seed", ["0", "1"])],
+                         tmp_path / "runs")  # fmt: skip
+    assert sweep.execute(executor) == {"finished": 2}
+    assert _same_weights(_generators(sweep), _generators(local_sweep))
+
+
+def test_ray_evaluation_equals_the_sequential_one(ray_session, sequential_eval, tmp_path):
+    pristine, expected = sequential_eval
+    run = tmp_path / pristine.name
+    shutil.copytree(pristine, run)
+    doc = Evaluation(run, tiny_eval(), device="cpu").execute(executor=executors.RayExecutor())
+    assert doc["status"] == "finished"
+    assert _accuracies(run) == expected
