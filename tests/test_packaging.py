@@ -210,3 +210,11 @@ def test_quit_after_show_reports_the_start_up_and_exits_0(tmp_path):
     shown = re.search(r"gdd-studio: window shown ([0-9.]+) s after start", done.stderr)
     assert shown and 0 < float(shown.group(1)) < 120
     assert (tmp_path / "window.ini").is_file()  # the window closed normally: geometry saved
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first = next(ln.strip() for ln in readme.splitlines() if "-m pytest" in ln)
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert first in [ln.strip() for ln in ci], (first, ci)
+    assert ".[test,cluster]" in first  # CI runs the sweep tests on a local Ray too
