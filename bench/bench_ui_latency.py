@@ -179,11 +179,11 @@ def _instrument() -> list[tuple[float, str]]:
     """
     import functools
 
-    from gdd_studio.ui import eval_panel, main_window, monitor
+    from gdd_studio.ui import eval_panel, main_window, monitor, set_viewer
 
     classes = {
         "MainWindow": main_window.MainWindow, "EvalPanel": eval_panel.EvalPanel,
-        "SetViewer": eval_panel.SetViewer, "GridPanel": monitor.GridPanel,
+        "SetViewer": set_viewer.SetViewer, "GridPanel": monitor.GridPanel,
         "LossPanel": monitor.LossPanel,
     }  # fmt: skip
     for path, name in GUI_CALLS:

@@ -57,9 +57,10 @@ from ..rundir.records import (
     list_runs,
     read_classes,
 )
-from .eval_panel import EvalPanel, SetViewer
+from .eval_panel import EvalPanel
 from .jobs import Job, wait_for_jobs
 from .monitor import GridPanel, LossPanel
+from .set_viewer import SetViewer
 from .setup_panel import SetupPanel
 from .worker import RunWorker
 

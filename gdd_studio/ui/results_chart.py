@@ -1,0 +1,165 @@
+"""The Evaluation tab's chart: grouped bars per network at one IPC, or accuracy against IPC."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import (
+    QWidget,
+)
+
+from ..models.nets import ARCH_TITLES
+
+
+def spread_labels(
+    labels: list[tuple[float, float, str]], gap: float
+) -> list[tuple[float, float, str]]:
+    """Move the value labels at one x apart (by at least ``gap`` in y), keeping their order,
+    so the lines of an against-IPC chart never print one number over another."""
+    out: list[tuple[float, float, str]] = []
+    for x in sorted({lab[0] for lab in labels}):
+        column = sorted((lab for lab in labels if lab[0] == x), key=lambda lab: lab[1])
+        placed: list[float] = []
+        for _, y, _text in column:
+            placed.append(max(y, placed[-1] + gap) if placed else y)
+        # Centre the shifted stack on the points it labels.
+        shift = (sum(lab[1] for lab in column) - sum(placed)) / len(placed)
+        out += [(x, y + shift, lab[2]) for y, lab in zip(placed, column, strict=True)]
+    return out
+
+
+class ResultsChart(pg.PlotWidget):
+    """Grouped bars with +-1 std error bars per network, or accuracy against IPC.
+
+    ``drawn`` lists what the last :meth:`show_rows` drew: (series, x label, mean %, std %).
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, background="w")
+        self.setObjectName("evalChart")
+        self.setMinimumHeight(220)
+        self.item = self.getPlotItem()
+        self.item.showGrid(y=True, alpha=0.3)
+        self.item.setLabel("left", "test accuracy (%)")
+        self.item.setMenuEnabled(False)
+        self.item.getViewBox().setMouseEnabled(x=False, y=False)
+        # Categories, not quantities: pyqtgraph would label a -0.6..0.6 axis "(x0.001)".
+        self.item.getAxis("bottom").enableAutoSIPrefix(False)
+        # The legend sits in its own row under the axis, so it never hides a bar.
+        self.legend = pg.LegendItem(colCount=2, labelTextSize="8pt", verSpacing=-6)
+        self.item.layout.addItem(self.legend, 4, 1)
+        self.drawn: list[tuple[str, str, float, float]] = []
+        self.series: list[str] = []
+        self.value_labels: list[tuple[float, float, str]] = []  # (x, y, text) drawn
+        self._empty = pg.TextItem("no results yet", color="#888", anchor=(0.5, 0.5))
+
+    def _fit_legend(self) -> None:
+        """As many legend columns as the widest entry allows: the legend wraps into rows
+        instead of pushing the plot past the widget's right edge."""
+        widest = max((len(name) for name in getattr(self, "series", [])), default=10)
+        entry = 34 + 6 * widest  # swatch and text at 8 pt
+        columns = max(1, min(4, (self.width() - 60) // max(1, entry)))
+        if columns != self.legend.columnCount:
+            self.legend.setColumnCount(columns)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if hasattr(self, "legend"):  # the first resize comes from the base class's __init__
+            self._fit_legend()
+
+    def clear_chart(self, text: str = "no results yet") -> None:
+        self.item.clear()
+        self.legend.clear()
+        self.drawn, self.series, self.value_labels = [], [], []
+        self._empty.setText(text)
+        self.item.addItem(self._empty)
+        self._empty.setPos(0.5, 50)
+        self.item.getAxis("bottom").setTicks([[(0.5, "")]])
+        self.item.setXRange(0, 1)
+        self.item.setYRange(0, 100)
+        self.item.setLabel("bottom", "")
+
+    def show_rows(self, rows: list[dict[str, Any]], kind: str, key: Any) -> None:
+        from ..export.charts import COLOURS, ordered_series, series_name
+
+        self.item.clear()
+        self.legend.clear()
+        self.drawn, self.value_labels = [], []
+        if kind == "arch":  # one IPC: x = network, a bar per series; full-real always shown
+            rows = [r for r in rows if r.get("ipc") in (key, None)]
+        else:  # one network: x = IPC
+            rows = [r for r in rows if r.get("arch") == key and r.get("ipc") is not None]
+        rows = [r for r in rows if r.get("mean") is not None]
+        if not rows:
+            self.clear_chart()
+            return
+        self.series = ordered_series(rows)
+        self._fit_legend()
+        if kind == "arch":
+            xs_keys = [a for a in ARCH_TITLES if any(r["arch"] == a for r in rows)]
+            titles = [ARCH_TITLES[a] for a in xs_keys]
+            field = "arch"
+            self.item.setLabel("bottom", f"network (IPC {key})")
+        else:
+            xs_keys = sorted({r["ipc"] for r in rows})
+            titles = [str(i) for i in xs_keys]
+            field = "ipc"
+            self.item.setLabel("bottom", f"images per class ({ARCH_TITLES.get(key, key)})")
+        n = len(self.series)
+        width = 0.8 / n
+        top = 0.0
+        label_values = len(rows) <= 16
+        for j, name in enumerate(self.series):
+            colour = QColor(COLOURS[j % len(COLOURS)])
+            pts = []
+            for i, x_key in enumerate(xs_keys):
+                for r in rows:
+                    if r[field] == x_key and series_name(r) == name:
+                        pts.append((i, 100 * r["mean"], 100 * r["std"], titles[i]))
+                        break
+            if not pts:
+                continue
+            x = np.array([p[0] for p in pts], dtype=float)
+            y = np.array([p[1] for p in pts])
+            e = np.array([p[2] for p in pts])
+            if kind == "arch":
+                x = x + (j - (n - 1) / 2) * width
+                bars = pg.BarGraphItem(
+                    x=x, height=y, width=width * 0.9, brush=colour, pen=pg.mkPen(None), name=name
+                )
+                self.item.addItem(bars)
+                self.legend.addItem(bars, name)
+            else:
+                line = pg.PlotDataItem(
+                    x, y, pen=pg.mkPen(colour, width=2), symbol="o", symbolBrush=colour,
+                    symbolPen=None, name=name,
+                )  # fmt: skip
+                self.item.addItem(line)
+                self.legend.addItem(line, name)
+            beam = width * 0.3 if kind == "arch" else 0.08
+            self.item.addItem(
+                pg.ErrorBarItem(x=x, y=y, top=e, bottom=e, beam=beam, pen=pg.mkPen("#333"))
+            )
+            if label_values:
+                for xi, yi, ei in zip(x, y, e, strict=True):
+                    if kind == "arch":  # above the bar and its error bar
+                        self.value_labels.append((float(xi), float(yi + ei), f"{yi:.1f}"))
+                    else:  # beside the point, so the line's labels can stack
+                        self.value_labels.append((float(xi), float(yi), f"{yi:.1f}"))
+            top = max(top, float((y + e).max()))
+            self.drawn += [(name, p[3], p[1], p[2]) for p in pts]
+        self.item.getAxis("bottom").setTicks([list(enumerate(titles))])
+        self.item.setXRange(-0.6, len(xs_keys) - 0.4, padding=0)
+        y_top = min(105.0, top * 1.08 + 2)
+        self.item.setYRange(0, y_top, padding=0)
+        if kind == "ipc":
+            self.value_labels = spread_labels(self.value_labels, 0.045 * y_top)
+        for xi, yi, text in self.value_labels:
+            anchor = (0.5, 1.0) if kind == "arch" else (-0.15, 0.5)
+            item = pg.TextItem(text, color="#222", anchor=anchor)
+            item.setFont(QFont("", 7))
+            item.setPos(xi, yi)
+            self.item.addItem(item)
