@@ -189,6 +189,10 @@ class RunConfig:
 # ---- older files ----------------------------------------------------------------------
 
 
+# The sections every saved config.json holds (and a hand-written partial file lacks).
+_SAVED_SECTIONS = ("dataset", "ipc", "seed", "model", "gan", "distill", "evaluation", "monitor")
+
+
 def rename_archs_v1(value: Any) -> Any:
     """A version-1 list of network names (or "a,b" text) in version-2 names."""
     if isinstance(value, str):
@@ -201,14 +205,15 @@ def rename_archs_v1(value: Any) -> Any:
 def upgrade_config_dict(data: Any) -> Any:
     """A config dict as the current version reads it (a copy when anything changes).
 
-    A file without ``"version"`` was written before version 2: its "resnet18" meant the
-    BatchNorm net, now "resnet18bn". A partial file (``--config`` takes one) is upgraded
-    the same way, so write ``"version": 2`` in a hand-written file that means the
-    instance-norm ResNet-18.
+    A complete file without ``"version"`` (every config.json a run wrote before version 2
+    holds every section) was written before version 2: its "resnet18" meant the BatchNorm
+    net, now "resnet18bn". A partial file (a hand-written ``--config``) without a version
+    is read as today's: a new user's "resnet18" means the literature's network.
     """
     if not isinstance(data, dict):
         return data
-    version = data.get("version", 1)
+    complete = all(key in data for key in _SAVED_SECTIONS)
+    version = data.get("version", 1 if complete else CONFIG_VERSION)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ConfigError(
             f"version must be a whole number from 1 to {CONFIG_VERSION}, got {version!r}"

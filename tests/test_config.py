@@ -131,10 +131,13 @@ def test_version1_files_keep_their_batchnorm_resnet18(tmp_path):
     expected = preset_config("paper")  # nothing else changes
     expected.evaluation.archs = ["resnet18bn", "alexnet"]
     assert cfg == expected
-    # the CLI's --config path (a partial file merged onto a preset) reads it the same way
+    # the CLI's --config path (a whole old file merged onto a preset) reads it the same way
     merged = preset_config("cpu")
+    merge_dict(merged, old)
+    assert merged.distill.pool == ["convnet3", "resnet10", "resnet18bn"]
+    # a hand-written partial file without a version means today's names
     merge_dict(merged, {"distill": {"pool": "resnet18,convnet3"}})
-    assert merged.distill.pool == ["resnet18bn", "convnet3"]
+    assert merged.distill.pool == ["resnet18", "convnet3"]
     # a version-2 file means what it says, and so do command-line values
     merge_dict(merged, {"version": 2, "distill": {"pool": ["resnet18"]}})
     assert merged.distill.pool == ["resnet18"]
