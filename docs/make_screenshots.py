@@ -7,7 +7,8 @@ States: ``window-idle.png`` (a fresh start on the defaults), ``window-running.pn
 in its SKD phase, curves and grid filling in), ``window-finished.png`` (the finished
 run selected in the runs list), ``window-evaluation.png`` (a short evaluation of it:
 two networks at IPC 1 and 10 against the baselines) and ``window-distilled-set.png``
-(its IPC-10 set in the viewer). The run is real: the embedded MNIST sample with the
+(its IPC-10 set in the viewer), ``window-candidates.png`` (the draws herding chose from,
+the kept ones framed). The run is real: the embedded MNIST sample with the
 ``cpu`` preset, shortened to a few GAN epochs so the script ends in minutes. Runs go to a
 temporary folder, never the user's.
 """
@@ -37,7 +38,7 @@ def main() -> int:
         "one, with its evaluation) instead of the short run made here",
     )  # fmt: skip
     parser.add_argument(
-        "--states", default="idle,running,finished,evaluation,distilled-set",
+        "--states", default="idle,running,finished,evaluation,distilled-set,candidates",
         help="which shots to take (comma-separated)",
     )  # fmt: skip
     args = parser.parse_args()
@@ -131,10 +132,18 @@ def main() -> int:
         index = ev.chart_kind.findText("by network, IPC 10")
         ev.chart_kind.setCurrentIndex(max(0, index))
         shoot("window-evaluation.png")
+    viewer = window.viewer
+    if states & {"distilled-set", "candidates"}:
+        window.tabs.setCurrentWidget(viewer)
+        # The set is made on a worker thread (herding may train the observer first).
+        wait_until(lambda: viewer.stored is not None and not viewer.busy, 600)
     if "distilled-set" in states:
-        window.tabs.setCurrentWidget(window.viewer)
-        window.viewer.zoom.setValue(3)
+        viewer.zoom.setValue(3)
         shoot("window-distilled-set.png")
+    if "candidates" in states and viewer.show_candidates.isEnabled():
+        viewer.zoom.setValue(2)
+        viewer.show_candidates.setChecked(True)
+        shoot("window-candidates.png")
     window.shutdown()
     window.close()
     return 0

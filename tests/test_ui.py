@@ -152,6 +152,7 @@ def test_smoke_run_updates_curves_grid_progress_and_runs_list(window, qtbot, tin
     run_dir = window.runs.item(0).data(USER)
     assert read_run_info(run_dir)["status"] == "finished"
     assert "finished" in window.runs.item(0).text() and "IPC 2" in window.runs.item(0).text()
+    assert "seed 0" in window.runs.item(0).text()  # runs that differ only by seed tell apart
     window.grid.slider.setValue(0)  # scrub back to the first grid
     assert "step 0" in window.grid.caption.text()
 

@@ -148,7 +148,7 @@ class Run:
         self._info.setdefault("id", self.dir.name)
         self._info.update(
             dataset=self.cfg.dataset, ipc=self.cfg.ipc, tau=self.cfg.distill.tau,
-            preset=self.cfg.preset, updated=time.time(), pid=os.getpid(),
+            seed=self.cfg.seed, preset=self.cfg.preset, updated=time.time(), pid=os.getpid(),
             host=socket.gethostname(),
         )  # fmt: skip
         write_run_info(self.dir, self._info)

@@ -605,7 +605,8 @@ class MainWindow(QMainWindow):
             status += f" ({100 * int(step) // max(1, int(total))} %)"
         dataset = dataset_text(str(info.get("dataset", "?")))
         ipc, tau = info.get("ipc", "?"), info.get("tau", "?")
-        return f"{dataset}   IPC {ipc}   tau {tau}\n{status} · {when}"
+        seed = f"   seed {info['seed']}" if "seed" in info else ""  # older run.json: none
+        return f"{dataset}   IPC {ipc}   tau {tau}{seed}\n{status} · {when}"
 
     def _update_active_item(self) -> None:
         """This window's run in the list shows the live percentage, not run.json's."""
