@@ -230,6 +230,29 @@ def test_ctrl_c_stops_every_worker_at_a_checkpoint_and_resume_finishes(tmp_path,
     assert [read_run_info(d)["status"] for d in members] == ["finished", "finished"]
 
 
+def test_workers_die_with_a_killed_coordinator_and_resume_finishes(tmp_path, data_file):
+    runs = tmp_path / "runs"
+    config = _long_config(tmp_path, data_file)
+    args = ["sweep", "--config", str(config), "--axis", "seed=0,1", "--workers", "2"]
+    proc = _start_cli(args, runs)
+    try:
+        _wait_for(lambda: len(list(runs.glob("*/checkpoints/last.pt"))) == 2, proc)
+    finally:
+        proc.kill()  # the coordinator only, as an OOM killer or a lost terminal would
+        proc.wait()  # not communicate(): a surviving worker would hold its pipes open
+        proc.stdout.close()
+        proc.stderr.close()
+    members = _member_dirs(runs)
+    deadline = time.monotonic() + 60
+    while any(read_run_info(d)["status"] == "running" for d in members):
+        assert time.monotonic() < deadline, "a worker trains on without its coordinator"
+        time.sleep(0.1)
+    assert [read_run_info(d)["status"] for d in members] == ["interrupted"] * 2
+    (sweep_dir,) = (runs / "sweeps").iterdir()
+    assert main(["sweep", "--resume", str(sweep_dir)]) == 0
+    assert [read_run_info(d)["status"] for d in members] == ["finished", "finished"]
+
+
 def _accuracies(run_dir: Path) -> dict[tuple, list[float]]:
     doc = load_results(run_dir)
     return {(r["arch"], r["ipc"], r["source"]): r["accuracies"] for r in doc["results"]}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import signal
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,9 +120,24 @@ def _init_worker(slots: Any) -> None:
 
     _SLOT = slots.get()
     torch.set_num_threads(_SLOT[1])
+    _die_with_parent()
     # Ctrl-C reaches the whole process group: the worker's job stops at its next step
     # with a checkpoint (the coordinator writes the flag file), it must not die mid-step.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _die_with_parent() -> None:
+    """A worker whose coordinator was killed must not train on unseen: on Linux it gets
+    SIGTERM with its parent (the member is then "interrupted" and resumes from its
+    checkpoint); elsewhere it finishes its job and waits, idle, until it is ended."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
+        pass
 
 
 def _call_in_worker(fn: Callable[[Any, Worker], Any], job: Any, flag: str | None) -> Any:
