@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
+    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -147,6 +149,7 @@ class EvalPanel(QWidget):
         super().__init__(parent)
         self._message = message
         self.run_dirs: list[Path] = []
+        self.sweep_dir: Path | None = None  # the sweep whose members run_dirs are
         self.rows: list[dict[str, Any]] = []
         self._filled_from: Path | None = None
         self._job: Job | None = None
@@ -320,8 +323,16 @@ class EvalPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.table.setWordWrap(False)
         split.addWidget(self.table)
+        # A sweep's evaluation against its swept settings (sweep/table.py: mean +- std over
+        # the seeds), shown when the sweep itself is selected in the runs list.
+        self.sweep_table = QPlainTextEdit(objectName="sweepTable", readOnly=True)
+        self.sweep_table.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.sweep_table.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.sweep_table.setVisible(False)
+        self.sweep_table.setMaximumHeight(150)
         split.setSizes([420, 260])
         rv.addWidget(split, 1)
+        rv.addWidget(self.sweep_table)
         outer.addWidget(right)
         outer.setStretchFactor(1, 1)
         outer.setCollapsible(1, False)
@@ -330,9 +341,14 @@ class EvalPanel(QWidget):
         self.form_widgets = [box, adv]
 
     # ---- which runs ------------------------------------------------------------------
-    def set_runs(self, run_dirs: list[Path]) -> None:
-        """Show (and evaluate) these runs; the first is the one exports and defaults use."""
-        changed = [Path(d) for d in run_dirs] != self.run_dirs
+    def set_runs(self, run_dirs: list[Path], sweep: Path | None = None) -> None:
+        """Show (and evaluate) these runs; the first is the one exports and defaults use.
+
+        ``sweep``: the runs are that sweep's members; its table of the evaluation against
+        the swept settings is shown beside theirs.
+        """
+        changed = [Path(d) for d in run_dirs] != self.run_dirs or sweep != self.sweep_dir
+        self.sweep_dir = Path(sweep) if sweep is not None else None
         self.run_dirs = [Path(d) for d in run_dirs]
         primary = self.run_dirs[0] if self.run_dirs else None
         if primary is not None and primary != self._filled_from and not self.evaluating:
@@ -543,10 +559,32 @@ class EvalPanel(QWidget):
             )
         else:
             self.title.setText(f"<b>{self.run_dirs[0].name}</b>")
+        self._fill_sweep_table()
         self._fill_table(comparing)
         self._fill_chart_kinds()
         self.chart_button.setEnabled(bool(self.rows))
         self.table_button.setEnabled(bool(self.rows))
+
+    def _fill_sweep_table(self) -> None:
+        self.sweep_table.setVisible(self.sweep_dir is not None)
+        if self.sweep_dir is None:
+            return
+        from ..sweep.table import sweep_table, table_text
+
+        n = len(self.run_dirs)
+        self.title.setText(
+            f"<b>Sweep {self.sweep_dir.name}</b>: comparing its {n} members (evaluate them "
+            "all with Evaluate; the table below pools the seeds)"
+        )
+        try:
+            text = table_text(sweep_table(self.sweep_dir))
+        except GddError:
+            text = (
+                "No member has evaluation results yet: press "
+                f"{'Evaluate' if n == 1 else f'Evaluate {n} runs'} to evaluate them all."
+            )
+        if self.sweep_table.toPlainText() != text:
+            self.sweep_table.setPlainText(text)
 
     def _fill_table(self, comparing: bool) -> None:
         from ..export.charts import series_name
