@@ -31,6 +31,8 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTabWidget,
     QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -57,17 +59,21 @@ from ..rundir.records import (
     list_runs,
     read_classes,
 )
+from ..rundir.sweeps import SweepFolder, list_sweeps, member_status, read_sweep
 from .eval_panel import EvalPanel
 from .jobs import Job, wait_for_jobs
 from .monitor import GridPanel, LossPanel
 from .set_viewer import SetViewer
 from .setup_panel import SetupPanel
-from .worker import RunWorker
+from .sweep_dialog import SweepDialog
+from .worker import RunWorker, SweepWorker
 
 REDRAW_MS = 40  # 25 Hz: smooth enough to watch, cheap enough to leave the run its CPU
 POLL_MS = 1000  # re-reading run folders (another process's run, the runs list)
 LOG_LINES = 5000
 STEPS_FORMAT = "%p%  (step %v of %m)"
+KIND_ROLE = Qt.ItemDataRole.UserRole + 1  # runs list: "run", "sweep" or "member" (of a sweep)
+TRAINING = ("running", "paused")
 
 
 def app_icon() -> QIcon:
@@ -134,6 +140,11 @@ class MainWindow(QMainWindow):
         self.confirm_replace = self._ask_replace
         self.confirm_restart = self._ask_restart  # (run folder) -> start over from step 0?
         self._live_step: tuple[int, int] | None = None  # (step, total) of this window's run
+        self._sweeps: dict[str, dict[str, Any]] = {}  # sweep folder -> sweep.json
+        self._sweep_dir: Path | None = None  # the sweep this window runs
+        self._queue_sweep: Path | None = None  # the sweep the queue shows
+        self._last_rate: float | None = None  # steps/s this window last measured
+        self.sweep_dialog: SweepDialog | None = None
         self._build()
         self._redraw_timer = QTimer(self, interval=REDRAW_MS)
         self._redraw_timer.timeout.connect(self._drain)
@@ -177,7 +188,13 @@ class MainWindow(QMainWindow):
         self.stop_button = QPushButton("Stop", objectName="stopButton")
         self.stop_button.setToolTip("Stop with a checkpoint; Resume continues it (Ctrl+.)")
         self.stop_button.clicked.connect(self.stop_run)
-        for b in (self.start_button, self.pause_button, self.stop_button):
+        self.sweep_button = QPushButton("Sweep...", objectName="sweepButton")
+        self.sweep_button.setToolTip(
+            "Train several runs from these settings, varying one or two of them (or the "
+            "ablation set), one after another; Pause and Stop act on the sweep"
+        )
+        self.sweep_button.clicked.connect(self.open_sweep_dialog)
+        for b in (self.start_button, self.sweep_button, self.pause_button, self.stop_button):
             controls.addWidget(b)
         # Start / Pause / Stop sit with the progress bar in the Training tab, so they stay at
         # hand when the set-up panel is collapsed.
@@ -214,6 +231,17 @@ class MainWindow(QMainWindow):
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         bv.addWidget(self.status)
+        # A sweep's queue: each member's state and progress (the sweep running here, or
+        # the one selected in the runs list, whoever trains it).
+        self.queue = QTreeWidget(objectName="sweepQueue")
+        self.queue.setHeaderLabels(["Sweep member", "State", "Progress"])
+        self.queue.setRootIsDecorated(False)
+        self.queue.setAlternatingRowColors(True)
+        self.queue.setMaximumHeight(130)
+        self.queue.setColumnWidth(0, 320)
+        self.queue.setColumnWidth(1, 110)
+        self.queue.setVisible(False)
+        bv.addWidget(self.queue)
         self.log = QPlainTextEdit(objectName="logView", readOnly=True)
         self.log.setMaximumBlockCount(LOG_LINES)
         self.log.setPlaceholderText("The run's log appears here.")
@@ -338,6 +366,11 @@ class MainWindow(QMainWindow):
     @Slot()
     def resume_selected(self) -> None:
         """Continue the selected run (stopped, interrupted or failed) from its checkpoint."""
+        sweep = self._current_sweep()
+        if sweep is not None and not self.running:
+            if self._sweep_resumable(sweep):
+                self.resume_sweep(sweep)
+            return
         summary = self._selected_summary()
         if self.running or summary is None:
             return
@@ -358,14 +391,160 @@ class MainWindow(QMainWindow):
             return
         self._launch(RunWorker(resume=summary.path, restart=restart))
 
-    def _launch(self, worker: RunWorker) -> None:
+    # ---- sweeps ----------------------------------------------------------------------
+    @Slot()
+    def open_sweep_dialog(self) -> SweepDialog | None:
+        """The Sweep... dialog over the set-up panel's settings (opened non-blocking)."""
+        if self.running:
+            return None
+        cfg = self.setup.config()
+        try:
+            resolve_defaults(cfg)
+            validate(cfg)
+        except GddError as exc:
+            self.show_message("error", "Cannot sweep", str(exc))
+            return None
+        missing = self.setup.missing_dataset_message(cfg)
+        if missing:
+            self.show_message("error", "Cannot sweep", missing)
+            return None
+        recorded = [s for s in self._summaries.values() if s.status == "finished"]
+        recorded.sort(key=lambda s: float(s.info.get("created", 0) or 0), reverse=True)
+        dialog = SweepDialog(cfg, recorded, self._last_rate, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._sweep_accepted(dialog))
+        dialog.destroyed.connect(self._sweep_dialog_gone)
+        self.sweep_dialog = dialog
+        dialog.open()
+        return dialog
+
+    @Slot()
+    def _sweep_dialog_gone(self) -> None:
+        self.sweep_dialog = None
+
+    def _sweep_accepted(self, dialog: SweepDialog) -> None:
+        if dialog.plan is not None:
+            self.start_sweep(dialog.base, dialog.plan.axes, dialog.plan.ablation)
+
+    def start_sweep(
+        self, cfg: RunConfig, axes: list[tuple[str, list[str]]], ablation: bool = False
+    ) -> None:
+        """Make the sweep and train its members on one background job, one at a time."""
+        if self.running:
+            return
+        self._launch(SweepWorker(cfg, axes, ablation, self.runs_dir))
+        self.status.setText("Starting the sweep: loading the dataset...")
+
+    def resume_sweep(self, sweep_dir: Path) -> None:
+        """Continue a stopped or killed sweep: finished members are kept."""
+        if not self.running:
+            self._launch(SweepWorker(resume=Path(sweep_dir)))
+
+    def _sweep_of(self, run_dir: Path) -> Path | None:
+        """The sweep a run is a member of, if any."""
+        for sweep_dir, doc in self._sweeps.items():
+            folder = SweepFolder(Path(sweep_dir))
+            if any(folder.member_dir(str(m.get("run", ""))) == run_dir for m in doc["members"]):
+                return Path(sweep_dir)
+        return None
+
+    def _sweep_resumable(self, sweep_dir: Path) -> bool:
+        """Not running anywhere, and some member is not finished."""
+        doc = self._sweeps.get(str(sweep_dir))
+        if doc is None or sweep_dir == self._sweep_dir:
+            return False
+        states = self._member_states(sweep_dir, doc)
+        return not any(s in TRAINING for s in states) and any(s != "finished" for s in states)
+
+    def _fill_queue(self) -> None:
+        """Each member of the queue's sweep: its label, state and progress."""
+        sweep_dir = self._sweep_dir or self._queue_sweep
+        doc = self._sweeps.get(str(sweep_dir)) if sweep_dir is not None else None
+        self.queue.setVisible(doc is not None)
+        if doc is None:
+            return
+        assert sweep_dir is not None
+        folder = SweepFolder(sweep_dir)
+        members = doc["members"]
+        while self.queue.topLevelItemCount() > len(members):
+            self.queue.takeTopLevelItem(self.queue.topLevelItemCount() - 1)
+        for i, m in enumerate(members):
+            run_dir = folder.member_dir(str(m.get("run", "")))
+            state = member_status(sweep_dir, m)
+            info = self._summaries.get(str(run_dir))
+            step, total = (info.info.get("step"), info.info.get("total_steps")) if info else (0, 0)
+            if run_dir == self._active_dir:
+                state = "training here"
+                if self._live_step is not None:
+                    step, total = self._live_step
+            if state == "finished":
+                progress = "100 %"
+            elif total:
+                progress = f"{100 * int(step or 0) // max(1, int(total))} %"
+            else:
+                progress = "-"
+            if m.get("message") and state == "failed":
+                state = f"failed: {m['message']}"
+            item = self.queue.topLevelItem(i)
+            if item is None:
+                item = QTreeWidgetItem(self.queue)
+            for col, text in enumerate((f"{i + 1}. {m.get('label', '?')}", state, progress)):
+                if item.text(col) != text:
+                    item.setText(col, text)
+            item.setData(0, Qt.ItemDataRole.UserRole, str(run_dir))
+
+    def queue_rows(self) -> list[tuple[str, str, str]]:
+        """What the queue shows, row by row (tests, scripts)."""
+        return [
+            tuple(self.queue.topLevelItem(i).text(c) for c in range(3))  # type: ignore[misc]
+            for i in range(self.queue.topLevelItemCount())
+        ]
+
+    def _follow_sweep(self) -> None:
+        """With a sweep selected, the Training tab follows the member being trained
+        (by this window, the CLI or a cluster), else its last started one."""
+        sweep_dir = self._current_sweep()
+        doc = self._sweeps.get(str(sweep_dir)) if sweep_dir is not None else None
+        if doc is None or sweep_dir == self._sweep_dir:
+            return
+        assert sweep_dir is not None
+        folder = SweepFolder(sweep_dir)
+        target = None
+        for m in doc["members"]:
+            state = member_status(sweep_dir, m)
+            if state in TRAINING:
+                target = folder.member_dir(str(m["run"]))
+                break
+            if state not in ("created", "missing", "unknown"):
+                target = folder.member_dir(str(m["run"]))
+        if target is not None and target != self._view_dir:
+            self.show_run(target)
+
+    @Slot(object)
+    def _on_sweep_created(self, sweep_dir: str) -> None:
+        self._sweep_dir = Path(sweep_dir)
+        self.refresh_runs(force=True)
+
+    @Slot(object)
+    def _on_member_started(self, run_dir: str) -> None:
+        """The next member trains: the curves, grids and progress follow it."""
+        self._drain()  # the last member's events belong to its view
+        self._live_step = None
+        self._on_created(run_dir)
+        self._fill_queue()
+
+    def _launch(self, worker: RunWorker | SweepWorker) -> None:
         self._clear_view()
         self._view_dir = None
         self._live_step = None
         self._pending.clear()
         job = Job(worker, self)
         worker.event.connect(self._on_event)
-        worker.created.connect(self._on_created)
+        if isinstance(worker, SweepWorker):
+            worker.created.connect(self._on_sweep_created)
+            worker.member_started.connect(self._on_member_started)
+        else:
+            worker.created.connect(self._on_created)
         worker.returned.connect(self._on_done)
         worker.errored.connect(self._on_error)
         job.finished.connect(self._on_thread_finished)
@@ -407,6 +586,7 @@ class MainWindow(QMainWindow):
         self.setup.setEnabled(not running)
         self.load_button.setEnabled(not running)
         self.start_button.setEnabled(not running)
+        self.sweep_button.setEnabled(not running)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
         if not running:
@@ -436,7 +616,10 @@ class MainWindow(QMainWindow):
         self._on_done(("failed", user_message(exc)))  # details are in the run's error.log
 
     @Slot(object)
-    def _on_done(self, result: tuple[str, str]) -> None:
+    def _on_done(self, result: tuple[str, str] | dict[str, int]) -> None:
+        if isinstance(result, dict):
+            self._on_sweep_done(result)
+            return
         status, message = result
         self._drain()
         run_dir = self._active_dir
@@ -454,9 +637,32 @@ class MainWindow(QMainWindow):
                 self.log.appendPlainText(f"error: {message}")
             self.show_message("error", "The run failed", message or "unknown error")
 
+    def _on_sweep_done(self, counts: dict[str, int]) -> None:
+        self._drain()
+        sweep_dir = self._sweep_dir
+        text = ", ".join(f"{n} {state}" for state, n in counts.items()) or "nothing trained"
+        if counts and set(counts) == {"finished"}:
+            self.progress.setValue(self.progress.maximum())
+            self.status.setText(
+                f"Sweep finished ({text}): select the sweep in the runs list to compare its members"
+            )
+            self.show_message("info", "Sweep finished", f"{text}\n{sweep_dir}")
+        elif self._job is not None and self._job.worker.control.stop_requested:
+            self.status.setText(
+                f"Sweep stopped ({text}): select the sweep and press Resume to continue it."
+            )
+        else:
+            self.status.setText(f"Sweep ended ({text}): select the sweep and press Resume "
+                                "to retry what did not finish.")  # fmt: skip
+            self.show_message("error", "Sweep ended", f"{text}\n{sweep_dir}")
+
     @Slot()
     def _on_thread_finished(self) -> None:
         self._job = None
+        sweep_line = None
+        if self._sweep_dir is not None:
+            self._queue_sweep, self._sweep_dir = self._sweep_dir, None
+            sweep_line = self.status.text()  # how the sweep ended, not its last member
         finished_dir = self._active_dir
         self._active_dir = None
         self._live_step = None
@@ -464,6 +670,9 @@ class MainWindow(QMainWindow):
         self.refresh_runs(force=True)
         if finished_dir is not None and self._view_dir == finished_dir and self._metrics:
             self._read_folder(finished_dir)  # keep showing it, now from its folder
+        if sweep_line is not None:
+            self.status.setText(sweep_line)
+            self._fill_queue()
         self._selection_changed()  # a finished run can now be evaluated and exported
         if self._closing:
             self.close()
@@ -522,7 +731,11 @@ class MainWindow(QMainWindow):
 
     def _show_progress(self, p: Progress) -> None:
         self._live_step = (p.step, p.total_steps)
+        if p.rate > 0:
+            self._last_rate = p.rate  # an estimate for the Sweep... dialog
         self._update_active_item()
+        if self._sweep_dir is not None:
+            self._fill_queue()
         self.progress.setFormat(STEPS_FORMAT)
         self.progress.setRange(0, max(1, p.total_steps))
         self.progress.setValue(p.step)
@@ -553,47 +766,145 @@ class MainWindow(QMainWindow):
 
     # ---- runs list and following run folders -----------------------------------------
     def refresh_runs(self, force: bool = False) -> None:
-        """Re-read the runs folder; rebuild the list only when something changed."""
+        """Re-read the runs folder; rebuild the list only when something changed.
+
+        A sweep (``<runs>/sweeps/<id>/sweep.json``, read through rundir/sweeps.py) is one
+        entry with its members indented under it, in the sweep's order; other runs follow
+        newest first, as before.
+        """
         summaries = list_runs(self.runs_dir)
         self._summaries = {str(s.path): s for s in summaries}
+        self._sweeps = {}
+        for sweep_dir in list_sweeps(self.runs_dir):
+            try:
+                self._sweeps[str(sweep_dir)] = read_sweep(sweep_dir)
+            except GddError:
+                continue  # half written by another machine: the next poll shows it
         key = tuple(
             (str(s.path), s.status, s.info.get("step"), s.path == self._active_dir)
             for s in summaries
+        ) + tuple(
+            (d, tuple(m.get("run") for m in doc["members"]), Path(d) == self._sweep_dir)
+            for d, doc in self._sweeps.items()
         )
         self.runs_label.setText(
             f"in {self.runs_dir}" if summaries else f"None yet in {self.runs_dir}"
         )
+        self._fill_queue()
         if key == self._runs_key and not force:
             self._update_resume_button()
             return
         self._runs_key = key
         selected = self._selected_path()
-        chosen = set(self.selected_paths())
+        chosen = {str(p) for p in self.selected_paths()} | set(self._selected_sweeps())
         self.runs.blockSignals(True)
         self.runs.clear()
-        for s in summaries:
-            item = QListWidgetItem(self._run_text(s))
-            item.setData(Qt.ItemDataRole.UserRole, str(s.path))
-            info = s.info
-            item.setToolTip(
-                "\n".join(
-                    x
-                    for x in (
-                        str(s.path),
-                        f"preset {info.get('preset', '?')}, host {info.get('host', '?')}",
-                        str(info.get("message", "")),
-                    )
-                    if x
-                )
-            )
-            self.runs.addItem(item)
-            if selected is not None and selected == str(s.path):
-                self.runs.setCurrentItem(item)
-            item.setSelected(s.path in chosen)
+        grouped: set[str] = set()
+        entries: list[tuple[str, Any, bool]] = []  # (kind, summary or sweep dir, in a sweep)
+        for sweep_dir, doc in self._sweeps.items():
+            entries.append(("sweep", sweep_dir, False))
+            for m in doc["members"]:
+                path = str(SweepFolder(Path(sweep_dir)).member_dir(str(m.get("run", ""))))
+                if path in self._summaries and path not in grouped:
+                    grouped.add(path)
+                    entries.append(("run", self._summaries[path], True))
+        # Newest first: a sweep sits where its first member would
+        order = [(float(s.info.get("created", 0) or 0), "run", s) for s in summaries
+                 if str(s.path) not in grouped]  # fmt: skip
+        for sweep_dir, doc in self._sweeps.items():
+            order.append((float(doc.get("created", 0) or 0), "sweep", sweep_dir))
+        order.sort(key=lambda t: t[0], reverse=True)
+        sweep_rows = {}
+        i = 0
+        while i < len(entries):  # a sweep's block: its entry and its members
+            j = i + 1
+            while j < len(entries) and entries[j][2]:
+                j += 1
+            sweep_rows[entries[i][1]] = entries[i:j]
+            i = j
+        for _, kind, obj in order:
+            block = sweep_rows[obj] if kind == "sweep" else [("run", obj, False)]
+            for kind_, thing, indented in block:
+                if kind_ == "sweep":
+                    item = self._sweep_item(Path(thing), self._sweeps[thing])
+                else:
+                    item = self._run_item(thing, indented)
+                self.runs.addItem(item)
+                path = item.data(Qt.ItemDataRole.UserRole)
+                if selected is not None and selected == path:
+                    self.runs.setCurrentItem(item)
+                item.setSelected(path in chosen)
         self.runs.blockSignals(False)
         self._update_resume_button()
 
-    def _run_text(self, s: RunSummary) -> str:
+    def _run_item(self, s: RunSummary, indented: bool) -> QListWidgetItem:
+        item = QListWidgetItem(self._run_text(s, indented))
+        item.setData(Qt.ItemDataRole.UserRole, str(s.path))
+        item.setData(KIND_ROLE, "member" if indented else "run")
+        info = s.info
+        item.setToolTip(
+            "\n".join(
+                x
+                for x in (
+                    str(s.path),
+                    f"preset {info.get('preset', '?')}, host {info.get('host', '?')}",
+                    str(info.get("message", "")),
+                )
+                if x
+            )
+        )
+        return item
+
+    def _sweep_item(self, sweep_dir: Path, doc: dict[str, Any]) -> QListWidgetItem:
+        item = QListWidgetItem(self._sweep_text(sweep_dir, doc))
+        item.setData(Qt.ItemDataRole.UserRole, str(sweep_dir))
+        item.setData(KIND_ROLE, "sweep")
+        font = item.font()
+        font.setBold(True)
+        item.setFont(font)
+        item.setToolTip(
+            f"{sweep_dir}\nSelect the sweep to compare its members in the Evaluation tab "
+            "and follow the member being trained"
+        )
+        return item
+
+    def _member_states(self, sweep_dir: Path, doc: dict[str, Any]) -> list[str]:
+        return [member_status(sweep_dir, m) for m in doc["members"]]
+
+    def _sweep_text(self, sweep_dir: Path, doc: dict[str, Any]) -> str:
+        states = self._member_states(sweep_dir, doc)
+        counts: dict[str, int] = {}
+        for state in states:
+            counts[state] = counts.get(state, 0) + 1
+        parts = ", ".join(f"{n} {state}" for state, n in counts.items())
+        axes = " x ".join(str(a.get("key", "?")).rsplit(".", 1)[-1] for a in doc.get("axes", []))
+        here = "running here · " if sweep_dir == self._sweep_dir else ""
+        return f"Sweep of {axes or '?'}: {len(states)} runs\n{here}{parts}"
+
+    def _selected_sweeps(self) -> list[str]:
+        return [
+            i.data(Qt.ItemDataRole.UserRole)
+            for i in self.runs.selectedItems()
+            if i.data(KIND_ROLE) == "sweep"
+        ]
+
+    def _current_sweep(self) -> Path | None:
+        """The sweep whose entry is the current item of the runs list, if it is one."""
+        item = self.runs.currentItem()
+        if item is not None and item.data(KIND_ROLE) == "sweep":
+            return Path(item.data(Qt.ItemDataRole.UserRole))
+        return None
+
+    def sweep_members(self, sweep_dir: Path) -> list[Path]:
+        """The run folders of a sweep's members that exist, in the sweep's order."""
+        doc = self._sweeps.get(str(sweep_dir))
+        if doc is None:
+            return []
+        folder = SweepFolder(Path(sweep_dir))
+        dirs = [folder.member_dir(str(m.get("run", ""))) for m in doc["members"]]
+        return [d for d in dirs if str(d) in self._summaries]
+
+    def _run_text(self, s: RunSummary, indented: bool = False) -> str:
         info = s.info
         created = info.get("created")
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if created else ""
@@ -606,7 +917,10 @@ class MainWindow(QMainWindow):
         dataset = dataset_text(str(info.get("dataset", "?")))
         ipc, tau = info.get("ipc", "?"), info.get("tau", "?")
         seed = f"   seed {info['seed']}" if "seed" in info else ""  # older run.json: none
-        return f"{dataset}   IPC {ipc}   tau {tau}{seed}\n{status} · {when}"
+        text = f"{dataset}   IPC {ipc}   tau {tau}{seed}\n{status} · {when}"
+        if indented:  # a sweep's member, under the sweep's entry
+            text = "\n".join(f"      {line}" for line in text.splitlines())
+        return text
 
     def _update_active_item(self) -> None:
         """This window's run in the list shows the live percentage, not run.json's."""
@@ -616,7 +930,7 @@ class MainWindow(QMainWindow):
         for row in range(self.runs.count()):
             item = self.runs.item(row)
             if item.data(Qt.ItemDataRole.UserRole) == str(self._active_dir):
-                text = self._run_text(summary)
+                text = self._run_text(summary, item.data(KIND_ROLE) == "member")
                 if item.text() != text:
                     item.setText(text)
                 return
@@ -628,12 +942,22 @@ class MainWindow(QMainWindow):
     def selected_paths(self) -> list[Path]:
         """Every selected run, the current one first (exports and defaults use it)."""
         current = self._selected_path()
-        paths = [Path(i.data(Qt.ItemDataRole.UserRole)) for i in self.runs.selectedItems()]
+        paths = [
+            Path(i.data(Qt.ItemDataRole.UserRole))
+            for i in self.runs.selectedItems()
+            if i.data(KIND_ROLE) != "sweep"
+        ]
         paths.sort(key=lambda p: str(p) != current)
         return paths
 
     @Slot()
     def _selection_changed(self) -> None:
+        sweep = self._current_sweep()
+        if sweep is not None:  # the comparison of its members
+            members = self.sweep_members(sweep)
+            self.evaluation.set_runs(members, sweep=sweep)
+            self.viewer.set_run(members[0] if members else None)
+            return
         paths = self.selected_paths()
         self.evaluation.set_runs(paths)
         self.viewer.set_run(paths[0] if paths else None)
@@ -656,6 +980,10 @@ class MainWindow(QMainWindow):
                 return
 
     def _update_resume_button(self) -> None:
+        sweep = self._current_sweep()
+        if sweep is not None:
+            self.resume_button.setEnabled(not self.running and self._sweep_resumable(sweep))
+            return
         summary = self._selected_summary()
         self.resume_button.setEnabled(
             not self.running
@@ -666,8 +994,18 @@ class MainWindow(QMainWindow):
     @Slot(object, object)
     def _run_selected(self, current: QListWidgetItem | None, _previous: Any = None) -> None:
         self._update_resume_button()
-        if current is not None:
-            self.show_run(Path(current.data(Qt.ItemDataRole.UserRole)))
+        if current is None:
+            return
+        if current.data(KIND_ROLE) == "sweep":
+            self._queue_sweep = Path(current.data(Qt.ItemDataRole.UserRole))
+            self._fill_queue()
+            self._follow_sweep()
+            self.tabs.setCurrentWidget(self.evaluation)  # the comparison of its members
+            return
+        if self._sweep_dir is None:
+            self._queue_sweep = self._sweep_of(Path(current.data(Qt.ItemDataRole.UserRole)))
+            self._fill_queue()
+        self.show_run(Path(current.data(Qt.ItemDataRole.UserRole)))
 
     def show_run(self, path: Path) -> None:
         """Show a run's curves, grids and log: this window's run live, any other from its
@@ -737,6 +1075,7 @@ class MainWindow(QMainWindow):
     def _poll(self) -> None:
         self.refresh_runs()
         self.evaluation.poll()
+        self._follow_sweep()
         view = self._view_dir
         if view is not None and view != self._active_dir and self._metrics is not None:
             self._read_folder(view)

@@ -17,6 +17,7 @@ from PySide6.QtCore import Signal
 
 from ..config import RunConfig
 from ..engine.events import LogMessage
+from ..sweep.executors import LocalExecutor
 from .jobs import Worker
 
 
@@ -85,6 +86,70 @@ class RunWorker(Worker):
         self.run_dir = run.dir
         self.created.emit(str(run.dir))
         return run.execute(self.event.emit, self.control), ""
+
+
+class SweepWorker(Worker):
+    """Makes a sweep (or reopens one to continue it) and trains its members one at a
+    time in this process: ``sweep.Sweep.execute`` with the local executor, obeying the
+    worker's control (pause and stop act on the member being trained; a stop leaves the
+    rest pending). Returns the count of members by status.
+    """
+
+    event = Signal(object)  # the member's engine events, and the sweep's log lines
+    created = Signal(object)  # the sweep folder (str), once it exists
+    member_started = Signal(object)  # the run folder (str) of the member starting now
+
+    def __init__(
+        self,
+        cfg: RunConfig | None = None,
+        axes: list[tuple[str, list[str]]] | None = None,
+        ablation: bool = False,
+        runs_dir: Path | None = None,
+        resume: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.cfg, self.axes, self.ablation = cfg, list(axes or []), ablation
+        self.runs_dir, self.resume_dir = runs_dir, resume
+
+    def work(self) -> dict[str, int]:
+        from ..sweep.sweep import Sweep
+
+        if self.resume_dir is not None:
+            sweep = Sweep.open(self.resume_dir)
+        else:
+            from ..data import load_dataset
+
+            assert self.cfg is not None and self.runs_dir is not None
+            self.event.emit(LogMessage("info", f"loading dataset {self.cfg.dataset}"))
+            data = load_dataset(
+                self.cfg.dataset, data_dir=self.cfg.data_dir, download=self.cfg.download
+            )
+            if self.control.stop_requested:
+                return {}
+            # Every member's config is checked against the data before anything is written.
+            sweep = Sweep.create(self.cfg, self.axes, self.runs_dir, self.ablation, data=data)
+        self.created.emit(str(sweep.dir))
+
+        def say(line: str) -> None:
+            self.event.emit(LogMessage("info", line))
+
+        executor = _AnnouncingExecutor(self.member_started.emit)
+        return sweep.execute(executor, self.control, say=say, on_event=self.event.emit)
+
+
+class _AnnouncingExecutor(LocalExecutor):
+    """The local executor, saying which member starts (the window follows it)."""
+
+    def __init__(self, announce) -> None:
+        super().__init__()
+        self.announce = announce
+
+    def map_unordered(self, fn, jobs, control, flag=None):
+        def announced(job, worker):
+            self.announce(job.run_dir)
+            return fn(job, worker)
+
+        return super().map_unordered(announced, jobs, control, flag)
 
 
 class EvalWorker(Worker):

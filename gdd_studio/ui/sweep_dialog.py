@@ -1,0 +1,266 @@
+"""The Sweep... dialog: one or two settings to vary and their values, or the ablation set.
+
+It builds nothing of its own: the members are ``sweep.member_settings`` of the base config
+and the axes (the CLI's ``--axis`` and ``--ablation``), so the dialog and the CLI agree on
+what a sweep is and refuse the same mistakes. Before the sweep starts it shows the number
+of runs and an estimate of the time: the steps of one run (the preset's, or a recorded
+run's of the same dataset and preset) at a recorded step rate.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..config import RunConfig
+from ..engine.events import fmt_duration
+from ..errors import GddError
+from ..rundir.records import RunSummary
+from ..sweep.sweep import ABLATION, member_settings, split_values
+
+# (title, config key, example values)
+SETTINGS: list[tuple[str, str, str]] = [
+    ("tau", "distill.tau", "1, 2, 4"),
+    ("lambda", "distill.lam", "0.5, 1, 2"),
+    ("matching loss", "distill.loss", "skd, mse, none"),
+    ("standardization", "distill.standardize", "true, false"),
+    ("pool", "distill.pool", "[convnet3], [convnet3, resnet10]"),
+    ("seed", "seed", "0, 1, 2"),
+]
+TITLES = {key: title for title, key, _ in SETTINGS}
+
+
+@dataclass
+class SweepPlan:
+    """What the dialog asks for: the CLI's ``--axis`` list and ``--ablation``."""
+
+    axes: list[tuple[str, list[str]]] = field(default_factory=list)
+    ablation: bool = False
+    members: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def plan_sweep(base: RunConfig, rows: Iterable[tuple[str, str]], ablation: bool) -> SweepPlan:
+    """The sweep of ``(key, values text)`` rows (an empty key: an unused row), or a
+    GddError with one line saying what to change."""
+    axes: list[tuple[str, list[str]]] = []
+    for key, text in rows:
+        if not key:
+            continue
+        title = TITLES.get(key, key)
+        values = split_values(text) if text.strip() else []
+        if not values or any(v == "" for v in values):
+            raise GddError(f"give one or more values for {title}, separated by commas")
+        if len(set(values)) < len(values):
+            raise GddError(f"{title} names a value twice")
+        if any(k == key for k, _ in axes):
+            raise GddError(f"{title} is chosen twice: choose two different settings")
+        axes.append((key, values))
+    if not axes and not ablation:
+        raise GddError("choose a setting to vary and its values, or the ablation set")
+    if ablation and any(k in ("distill.loss", "distill.standardize") for k, _ in axes):
+        raise GddError("the ablation set varies the matching loss and standardization itself")
+    try:
+        members = member_settings(copy.deepcopy(base), axes, ablation)
+    except GddError as exc:
+        raise GddError(_window_words(str(exc), axes)) from None
+    return SweepPlan(axes, ablation, members)
+
+
+def _window_words(message: str, axes: list[tuple[str, list[str]]]) -> str:
+    """The config's message names keys (distill.tau); the dialog names settings (tau)."""
+    for key, _ in axes:
+        if key in message:
+            return f"{TITLES.get(key, key)}: {message}"
+    return message
+
+
+def run_steps(base: RunConfig, recorded: list[RunSummary]) -> int | None:
+    """Steps of one member: the preset's when its epochs are capped, else a recorded
+    run's of the same dataset and preset (they depend on the dataset's size)."""
+    g, d = base.gan, base.distill
+    if g.steps_per_epoch and d.steps_per_epoch:
+        return g.epochs * g.steps_per_epoch + d.epochs * d.steps_per_epoch
+    for s in recorded:
+        info = s.info
+        same = info.get("dataset") == base.dataset and info.get("preset") == base.preset
+        if same and info.get("total_steps"):
+            return int(info["total_steps"])
+    return None
+
+
+def recorded_rate(base: RunConfig, recorded: list[RunSummary]) -> tuple[float, str] | None:
+    """Steps per second of the newest run here of the same dataset and preset that
+    recorded its time (whole runs, pauses excluded), and which run it was."""
+    for s in recorded:
+        info = s.info
+        if info.get("dataset") != base.dataset or info.get("preset") != base.preset:
+            continue
+        step, elapsed = info.get("step"), info.get("elapsed_s")
+        if isinstance(step, int) and step > 0 and isinstance(elapsed, int | float) and elapsed > 0:
+            return step / elapsed, s.path.name
+    return None
+
+
+def estimate_text(
+    runs: int, steps: int | None, rate: tuple[float, str] | None, measured: float | None
+) -> str:
+    """'about 12:00 in all' with how it was reckoned; it is an estimate and says so."""
+    if rate is None and measured:
+        rate = (measured, "the last run in this window")
+    if steps is None:
+        return "Time: no estimate yet (run one run of this dataset and preset first)"
+    if rate is None or rate[0] <= 0:
+        return f"{steps:,} steps each; time: no estimate yet (no recorded step rate)"
+    seconds = runs * steps / rate[0]
+    return (
+        f"Estimate: about {fmt_duration(seconds)} in all ({steps:,} steps each at "
+        f"{rate[0]:.2f} steps/s, recorded by {rate[1]}; evaluation not included)"
+    )
+
+
+class SweepDialog(QDialog):
+    """Choose the sweep; ``plan`` holds it once the user accepts (Start sweep)."""
+
+    def __init__(
+        self,
+        base: RunConfig,
+        recorded: list[RunSummary] | None = None,
+        measured_rate: float | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("sweepDialog")
+        self.setWindowTitle("Sweep")
+        self.base = base
+        self.plan: SweepPlan | None = None
+        recorded = recorded or []
+        self._steps = run_steps(base, recorded)
+        self._rate = recorded_rate(base, recorded)
+        self._measured = measured_rate
+        layout = QVBoxLayout(self)
+        intro = QLabel(
+            "Train one run for each combination of the values below, one after another, with "
+            "the set-up panel's other settings. Each run is an ordinary run in the runs list, "
+            "grouped under the sweep.",
+            wordWrap=True,
+        )
+        layout.addWidget(intro)
+        self.ablation = QCheckBox(
+            "The ablation set: " + ", ".join(name for name, _ in ABLATION),
+            objectName="sweepAblation",
+        )
+        self.ablation.setToolTip("The paper's ablation at this budget (4 runs per value below)")
+        layout.addWidget(self.ablation)
+        form = QFormLayout()
+        self.keys: list[QComboBox] = []
+        self.values: list[QLineEdit] = []
+        for i in range(2):
+            combo = QComboBox(objectName=f"sweepKey{i + 1}")
+            if i:
+                combo.addItem("(none)", "")
+            for title, key, _ in SETTINGS:
+                combo.addItem(title, key)
+            edit = QLineEdit(objectName=f"sweepValues{i + 1}")
+            edit.setToolTip("Values separated by commas; a pool is a list in brackets")
+            row = QHBoxLayout()
+            row.addWidget(combo)
+            row.addWidget(edit, 1)
+            form.addRow(f"Vary {'first' if i == 0 else 'then'}", row)
+            combo.currentIndexChanged.connect(self._update)
+            edit.textChanged.connect(self._update)
+            self.keys.append(combo)
+            self.values.append(edit)
+        layout.addLayout(form)
+        self.ablation.toggled.connect(self._update)
+        self.summary = QLabel(objectName="sweepSummary", wordWrap=True)
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        layout.addWidget(self.summary)
+        self.estimate = QLabel(objectName="sweepEstimate", wordWrap=True)
+        layout.addWidget(self.estimate)
+        self.message = QLabel(objectName="sweepMessage", wordWrap=True)
+        self.message.setStyleSheet("color: #c0392b;")
+        layout.addWidget(self.message)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.start_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.start_button.setText("Start sweep")
+        self.start_button.setObjectName("sweepStartButton")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self.setMinimumWidth(560)
+        self.set_axis(0, "distill.tau", "")
+        self._update()
+
+    def set_axis(self, row: int, key: str, values: str) -> None:
+        """Choose row ``row``'s setting (a config key; "" for none) and its values."""
+        self.keys[row].setCurrentIndex(max(0, self.keys[row].findData(key)))
+        self.values[row].setText(values)
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [(k.currentData(), v.text()) for k, v in zip(self.keys, self.values, strict=True)]
+
+    def _rows_in_use(self) -> list[tuple[str, str]]:
+        """Row 1 counts when values are typed in it, or when it is all there is (no
+        ablation); row 2 when a setting is chosen in it."""
+        rows = self.rows()
+        first = rows[0] if rows[0][1].strip() or not self.ablation.isChecked() else ("", "")
+        return [first, rows[1]]
+
+    def _try_plan(self) -> SweepPlan:
+        return plan_sweep(self.base, self._rows_in_use(), self.ablation.isChecked())
+
+    @Slot()
+    def _update(self, *_: Any) -> None:
+        for combo, edit in zip(self.keys, self.values, strict=True):
+            example = next((ex for _, key, ex in SETTINGS if key == combo.currentData()), "")
+            edit.setPlaceholderText(f"e.g. {example}" if example else "")
+            edit.setEnabled(bool(combo.currentData()))
+        if not self.ablation.isChecked() and not any(t.strip() for _, t in self.rows()):
+            self.summary.setText("Runs: type the values to try, or tick the ablation set")
+            self.estimate.setText("")
+            self.message.setText("")
+            return
+        try:
+            plan = self._try_plan()
+        except GddError as exc:
+            self.summary.setText("Runs: -")
+            self.estimate.setText("")
+            self.message.setText(str(exc))
+            return
+        self.message.setText("")
+        n = len(plan.members)
+        names = "; ".join(label for label, _ in plan.members[:6])
+        more = f"; ... ({n - 6} more)" if n > 6 else ""
+        self.summary.setText(f"{n} runs: {names}{more}")
+        self.estimate.setText(estimate_text(n, self._steps, self._rate, self._measured))
+
+    def accept(self) -> None:
+        """Start only a sweep that can be made; otherwise say once what to change."""
+        try:
+            self.plan = self._try_plan()
+        except GddError as exc:
+            self.plan = None
+            self.message.setText(str(exc))
+            return
+        super().accept()
+
+
+__all__ = ["SETTINGS", "SweepDialog", "SweepPlan", "estimate_text", "plan_sweep"]
