@@ -80,7 +80,7 @@ def test_dialog_counts_the_runs_and_estimates_the_time(window, tiny):
     "key, values, ablation, expected",
     [
         ("distill.tau", "", False, "give one or more values for tau"),
-        ("distill.tau", "1, abc", False, "tau: "),
+        ("distill.tau", "1, abc", False, "tau must be a number, got 'abc'"),
         ("distill.tau", "1, 1", False, "tau names a value twice"),
         ("distill.loss", "skd, mse", True, "the ablation set varies the matching loss"),
     ],

@@ -86,7 +86,9 @@ def _window_words(message: str, axes: list[tuple[str, list[str]]]) -> str:
     """The config's message names keys (distill.tau); the dialog names settings (tau)."""
     for key, _ in axes:
         if key in message:
-            return f"{TITLES.get(key, key)}: {message}"
+            return message.replace(f"'{key}'", TITLES.get(key, key)).replace(
+                key, TITLES.get(key, key)
+            )
     return message
 
 
@@ -161,12 +163,15 @@ class SweepDialog(QDialog):
             wordWrap=True,
         )
         layout.addWidget(intro)
-        self.ablation = QCheckBox(
-            "The ablation set: " + ", ".join(name for name, _ in ABLATION),
-            objectName="sweepAblation",
+        self.ablation = QCheckBox("The ablation set", objectName="sweepAblation")
+        variants = ", ".join(name for name, _ in ABLATION)
+        self.ablation.setToolTip(
+            f"The paper's ablation at this budget: {variants} (4 runs for each value below)"
         )
-        self.ablation.setToolTip("The paper's ablation at this budget (4 runs per value below)")
         layout.addWidget(self.ablation)
+        detail = QLabel(f"{variants}: four runs, times each value below", wordWrap=True)
+        detail.setStyleSheet("color: palette(placeholder-text); margin-left: 22px;")
+        layout.addWidget(detail)
         form = QFormLayout()
         self.keys: list[QComboBox] = []
         self.values: list[QLineEdit] = []
@@ -205,9 +210,10 @@ class SweepDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(600)
         self.set_axis(0, "distill.tau", "")
         self._update()
+        self.adjustSize()
 
     def set_axis(self, row: int, key: str, values: str) -> None:
         """Choose row ``row``'s setting (a config key; "" for none) and its values."""
