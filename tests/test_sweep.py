@@ -6,6 +6,7 @@ Tiny budgets on the CPU. The Ray tests share one local Ray session (starting Ray
 seconds); they need the ``cluster`` extra, which CI installs.
 """
 
+import contextlib
 import csv
 import json
 import os
@@ -59,12 +60,30 @@ def data_file(tmp_path_factory):
     return write_tiny_npz(tmp_path_factory.mktemp("sweepdata") / "tiny.npz")
 
 
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """This process at ``n`` torch threads for a while.
+
+    Generators are bit-identical only at equal thread counts (threads add numbers up in
+    another order). Each distributed worker here gets 1 thread (2 workers on 2 threads,
+    Ray tasks of 1 CPU), so the in-process references run at 1 thread too, and the
+    executors are made from 2 threads, on any machine.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def local_sweep(tmp_path_factory, data_file):
     """A 2-member sweep (seed 0, 1) trained one member at a time in this process."""
     runs = tmp_path_factory.mktemp("local") / "runs"
     sweep = Sweep.create(tiny_config(f"npz:{data_file}"), [("seed", ["0", "1"])], runs)
-    assert sweep.execute(LocalExecutor()) == {"finished": 2}
+    with torch_threads(1):
+        assert sweep.execute(LocalExecutor()) == {"finished": 2}
     return sweep
 
 
@@ -120,10 +139,11 @@ def _threads_job(job, worker):
 
 
 def test_two_workers_make_the_same_generators(local_sweep, tmp_path, data_file):
-    executor = ProcessExecutor(2)
+    with torch_threads(2):
+        executor = ProcessExecutor(2)
     try:
         # Each worker set its torch threads to its share before any work.
-        share = max(1, torch.get_num_threads() // 2)
+        share = 1
         seen = list(executor.map_unordered(_threads_job, [0, 1, 2], RunControl()))
         assert sorted(i for i, _ in seen) == [0, 1, 2]
         assert {out for _, out in seen} == {(share, "cpu", share)}
@@ -196,12 +216,14 @@ def test_a_sweep_killed_mid_member_resumes_to_the_same_generators(tmp_path, data
     assert read_run_info(first)["status"] == "interrupted"
     assert read_run_info(second)["status"] == "created"
     (sweep_dir,) = (runs / "sweeps").iterdir()
-    assert main(["sweep", "--resume", str(sweep_dir)]) == 0
+    with torch_threads(1):  # as the CLI child ran (OMP_NUM_THREADS=1)
+        assert main(["sweep", "--resume", str(sweep_dir)]) == 0
     assert [m["status"] for m in read_sweep(sweep_dir)["members"]] == ["finished"] * 2
     assert "resumed from step" in (first / "log.txt").read_text()
     # The killed member ends with exactly the generator of an uninterrupted run.
     whole = Run.create(Run.open(first).cfg, tmp_path / "whole")
-    assert whole.execute() == "finished"
+    with torch_threads(1):
+        assert whole.execute() == "finished"
     a = torch.load(first / "generator.pt", weights_only=True)
     b = torch.load(whole.dir / "generator.pt", weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -266,7 +288,8 @@ def sequential_eval(local_sweep, tmp_path_factory):
     shutil.copytree(src, pristine)
     seq = tmp_path_factory.mktemp("seq") / src.name
     shutil.copytree(src, seq)
-    doc = Evaluation(seq, tiny_eval(), device="cpu").execute()
+    with torch_threads(1):
+        doc = Evaluation(seq, tiny_eval(), device="cpu").execute()
     assert doc["status"] == "finished" and len(doc["results"]) == 6
     return pristine, _accuracies(seq)
 
@@ -275,7 +298,8 @@ def test_distributed_evaluation_equals_the_sequential_one(sequential_eval, tmp_p
     pristine, expected = sequential_eval
     run = tmp_path / pristine.name
     shutil.copytree(pristine, run)
-    executor = ProcessExecutor(2)
+    with torch_threads(2):
+        executor = ProcessExecutor(2)
     try:
         events = []
         doc = Evaluation(run, tiny_eval(), device="cpu").execute(events.append,
