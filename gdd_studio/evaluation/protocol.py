@@ -320,13 +320,7 @@ class Evaluation:
                 break
             row = self._row(arch, ipc, source, accuracies, finals, len(labels), epochs)
             row["seconds"] = round(time.perf_counter() - row_start, 2)
-            finished_rows.append(row)
-            doc = self._save(finished_rows)
-            self._sink(EvalResult(row))
-            self._log(
-                f"{_row_title(arch, ipc, source)}: {100 * row['mean']:.2f} "
-                f"+- {100 * row['std']:.2f} % over {row['n']} networks"
-            )
+            doc = self._keep_row(row, finished_rows)
         message = f"{len(finished_rows)} of {len(plan)} rows" if status == "stopped" else ""
         if status == "stopped":
             self._log(f"evaluation stopped; {message} saved")
@@ -393,13 +387,7 @@ class Evaluation:
             row = self._row(job.arch, job.ipc, job.source, accuracies, finals,
                             out["images"], out["epochs"])  # fmt: skip
             row["seconds"] = round(sum(o["seconds"] for o in row_outs), 2)
-            finished_rows.append(row)
-            doc = self._save(finished_rows)
-            self._sink(EvalResult(row))
-            self._log(
-                f"{_row_title(job.arch, job.ipc, job.source)}: {100 * row['mean']:.2f} "
-                f"+- {100 * row['std']:.2f} % over {row['n']} networks"
-            )
+            doc = self._keep_row(row, finished_rows)
         if failure is not None:
             raise (
                 failure
@@ -561,6 +549,17 @@ class Evaluation:
             "protocols",
             "warning",
         )
+
+    def _keep_row(self, row: dict[str, Any], finished_rows: list[dict[str, Any]]) -> dict:
+        """A finished row: saved at once (a stop keeps it), reported and logged."""
+        finished_rows.append(row)
+        doc = self._save(finished_rows)
+        self._sink(EvalResult(row))
+        self._log(
+            f"{_row_title(row['arch'], row['ipc'], row['source'])}: {100 * row['mean']:.2f} "
+            f"+- {100 * row['std']:.2f} % over {row['n']} networks"
+        )
+        return doc
 
     def _save(self, new_rows: list[dict[str, Any]]) -> dict[str, Any]:
         """Merge the new rows into eval/results.json (and .csv), replacing same-key rows."""
