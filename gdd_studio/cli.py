@@ -421,6 +421,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 if getattr(args, a.dest) not in (None, False, [])]  # fmt: skip
         extra = base + ["--axis"] * bool(args.axis) + ["--ablation"] * args.ablation
         extra += ["--evaluate"] * bool(args.evaluate)
+        extra += ["--own-phase1"] * args.own_phase1
         if extra:
             raise GddError(
                 f"--resume continues the sweep as its sweep.json records it; drop {extra[0]}"
@@ -439,7 +440,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(f"loading dataset {cfg.dataset}", file=sys.stderr)
             data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download)
         root = Path(args.runs_dir) if args.runs_dir else runs_dir()
-        sweep = Sweep.create(cfg, axes, root, args.ablation, evaluate, data)
+        sweep = Sweep.create(
+            cfg, axes, root, args.ablation, evaluate, data, share_phase1=not args.own_phase1
+        )
     print(sweep.dir, flush=True)
     executor = _executor(args)
     control = RunControl()
@@ -624,6 +627,11 @@ def make_parser() -> argparse.ArgumentParser:
         "--evaluate", metavar="FLAGS",
         help='evaluate every finished member with these evaluate flags, e.g. "--ipc 1,10 '
         '--archs convnet3 --repeats 3 --epochs 300"',
+    )  # fmt: skip
+    sw.add_argument(
+        "--own-phase1", action="store_true",
+        help="every member trains its own phase 1 (default: members whose phase-1 settings "
+        "agree share one, as phase 2 starts from the same state either way)",
     )  # fmt: skip
     _executor_flags(sw)
     sw.add_argument("--resume", metavar="SWEEP_DIR", help="continue what is unfinished")

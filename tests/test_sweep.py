@@ -372,6 +372,103 @@ def test_ablation_with_evaluation_then_one_chart_and_table(tmp_path, capsys, dat
         assert point["runs"] == member["run"]
 
 
+# ---- a shared phase 1 ---------------------------------------------------------------
+
+
+def _metrics_rows(run_dir: Path, phase: str) -> list[list[str]]:
+    with open(run_dir / "metrics.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    return [r[:3] + r[4:] for r in rows[1:] if r[0] == phase]  # all but the wall-clock time
+
+
+def test_members_that_agree_on_phase1_train_it_once_and_end_as_on_their_own(
+    tmp_path, data_file
+):
+    base = tiny_config(f"npz:{data_file}")
+    grid = [("distill.tau", ["1", "4"]), ("seed", ["0", "1"])]
+    sweep = Sweep.create(base, grid, tmp_path / "runs")
+    lines = []
+    with torch_threads(1):
+        assert sweep.execute(LocalExecutor(), say=lines.append) == {"finished": 4}
+    # The first member of each phase-1 group (seed 0 and seed 1) trains phase 1; the
+    # others wait for it, then start at their phase 2 from its phase1.pt.
+    finished = [line.split("(")[1].split(")")[0] for line in lines if ": finished" in line]
+    assert finished == ["tau=1, seed=0", "tau=1, seed=1", "tau=4, seed=0", "tau=4, seed=1"]
+    assert any("2 members wait for a phase 1" in line for line in lines)
+    m = {x["label"]: sweep.member_dir(x) for x in sweep.members}
+    for seed in (0, 1):
+        leader, follower = m[f"tau=1, seed={seed}"], m[f"tau=4, seed={seed}"]
+        assert "phase1_from" not in read_run_info(leader)
+        assert read_run_info(follower)["phase1_from"] == leader.name
+        assert f"phase 1 taken from run {leader.name}" in (follower / "log.txt").read_text()
+        # The follower's folder reads as if it had trained phase 1 itself.
+        assert _metrics_rows(follower, "1") == _metrics_rows(leader, "1") != []
+        assert _metrics_rows(follower, "2") != _metrics_rows(leader, "2")
+        grids = sorted(p.name for p in (leader / "grids").glob("phase1_*.png"))
+        assert grids and grids == sorted(p.name for p in (follower / "grids").glob("phase1_*"))
+        assert json.loads(
+            (follower / "config.json").read_text()
+        )["distill"]["tau"] == 4.0  # fmt: skip
+    # ...and ends with exactly the generator it would have trained on its own.
+    alone = Run.create(Run.open(m["tau=4, seed=1"]).cfg, tmp_path / "alone")
+    with torch_threads(1):
+        assert alone.execute() == "finished"
+    a = torch.load(m["tau=4, seed=1"] / "generator.pt", weights_only=True)
+    b = torch.load(alone.dir / "generator.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    other = {"a": torch.load(m["tau=1, seed=1"] / "generator.pt", weights_only=True)}
+    assert not _same_weights(other, {"a": a})
+
+
+def test_phase1_is_only_taken_from_a_run_with_the_same_phase1_settings(tmp_path, data_file):
+    source = Run.create(tiny_config(f"npz:{data_file}"), tmp_path / "runs")
+    with torch_threads(1):
+        assert source.execute() == "finished"
+    for change, taken in (
+        ({"seed": 1}, False),
+        ({"gan.lr": 1e-3}, False),
+        ({"model.width": 8}, False),
+        ({"distill.loss": "none", "ipc": 1, "sampling.selection": "random"}, True),
+    ):
+        target = Run.create(tiny_config(f"npz:{data_file}", **change), tmp_path / "runs")
+        assert target.take_phase1(source.dir) is taken, change
+        assert target.checkpoint_path.exists() is taken
+        assert (target.dir / "metrics.csv").exists() is taken
+        # A run with a checkpoint of its own keeps it.
+        assert target.take_phase1(source.dir) is False
+    own = Sweep.create(
+        tiny_config(f"npz:{data_file}"), [("distill.tau", ["1", "4"])], tmp_path / "own",
+        share_phase1=False,
+    )  # fmt: skip
+    with torch_threads(1):
+        assert own.execute(LocalExecutor()) == {"finished": 2}
+    assert not any("phase1_from" in read_run_info(own.member_dir(x)) for x in own.members)
+
+
+def test_a_sweep_stopped_in_the_shared_phase1_resumes_it_once(tmp_path, data_file):
+    sweep = Sweep.create(tiny_config(f"npz:{data_file}"), [("distill.tau", ["1", "2", "4"])],
+                         tmp_path / "runs")  # fmt: skip
+    control = RunControl()
+
+    def stop_in_phase1(event):
+        if type(event).__name__ == "StepMetrics" and event.step >= 3:
+            control.stop()
+
+    with torch_threads(1):
+        counts = sweep.execute(LocalExecutor(), control, on_event=stop_in_phase1)
+    assert counts == {"stopped": 1, "pending": 2}
+    leader, *others = [sweep.member_dir(x) for x in sweep.members]
+    assert not any((d / "checkpoints" / "last.pt").exists() for d in others)
+    lines = []
+    with torch_threads(1):
+        assert Sweep.open(sweep.dir).execute(LocalExecutor(), say=lines.append) == {
+            "finished": 3
+        }
+    assert "resumed from step" in (leader / "log.txt").read_text()
+    assert [read_run_info(d).get("phase1_from") for d in others] == [leader.name] * 2
+    assert sum(": finished" in line for line in lines) == 3
+
+
 # ---- Ray ------------------------------------------------------------------------------
 
 

@@ -52,7 +52,7 @@ from .events import (
 )
 from .sampling import SEED_GRID, grid_noise, make_grid, to_uint8
 from .sets import synthetic_set
-from .trainer import Trainer, training_settings
+from .trainer import Trainer, phase1_settings, training_settings
 
 METRIC_COLUMNS = [
     "g_loss", "g_adv", "g_cls", "match", "d_loss", "wasserstein", "gp", "d_cls",
@@ -134,6 +134,64 @@ class Run:
         run._info = read_run_info(path)
         run.restart = restart
         return run
+
+    def take_phase1(self, source: str | Path) -> bool:
+        """Start this run at its phase-2 start from another run's phase-1 end.
+
+        Runs whose phase-1 settings agree (``phase1_settings``: everything but the
+        distillation, sampling and IPC) reach the phase-1 end in the same state, so a
+        sweep over phase-2 settings trains phase 1 once. The source's ``phase1.pt`` is
+        taken with this run's config, and its phase-1 metrics and grids are copied, so the
+        folder reads as if it had trained phase 1 itself; ``run.json`` names the source
+        (``phase1_from``). False (and nothing written) when this run has a checkpoint of
+        its own already, the source has no phase-1 checkpoint or its phase-1 settings
+        differ.
+        """
+        src = RunFolder(Path(source))
+        phase1 = src.phase_checkpoint(1)
+        if self.checkpoint_path.exists() or not phase1.is_file():
+            return False
+        state = load_checkpoint(phase1)
+        theirs = RunConfig.from_json(state["config_json"])
+        resolve_defaults(theirs)
+        if phase1_settings(theirs) != phase1_settings(self.cfg):
+            return False
+        if state.get("phase") != 2 or state.get("phase_step") != 0:
+            raise CheckpointError(f"{phase1} does not hold the phase-1 end")
+        if not self._lock.acquire():
+            raise GddError(busy_message(self.dir, read_run_info(self.dir)))
+        try:
+            if self.checkpoint_path.exists():  # trained meanwhile by another process
+                return False
+            step = int(state["step"])
+            self._copy_phase1_records(src, step)
+            state["config_json"] = self.cfg.to_json()
+            # last.pt last: until it exists the run starts from step 0 and drops the copies
+            storage.atomic_torch_save(self.folder.phase_checkpoint(1), state)
+            storage.atomic_torch_save(self.checkpoint_path, state)
+            self._write_info(
+                phase=2, step=step, elapsed_s=float(state["elapsed"]), phase1_from=src.dir.name
+            )
+            self._log(
+                f"phase 1 taken from run {src.dir.name} (same phase-1 settings): its "
+                f"phase-1 checkpoint at step {step}, metrics and grids copied"
+            )
+        finally:
+            self._lock.release()
+        return True
+
+    def _copy_phase1_records(self, src: RunFolder, step: int) -> None:
+        if src.metrics.is_file():
+            text = src.metrics.read_bytes().decode("utf-8", errors="replace")
+            rows = list(csv.reader(io.StringIO(text[: text.rfind("\n") + 1])))
+            if rows and rows[0][:2] == ["phase", "step"]:
+                kept = [rows[0]] + [r for r in rows[1:] if _row_step(r, len(rows[0])) <= step]
+                buf = io.StringIO()
+                csv.writer(buf).writerows(kept)
+                storage.atomic_write_text(self.metrics_path, buf.getvalue())
+        if src.grids.is_dir():
+            for png in sorted(src.grids.glob("phase1_*.png")):
+                storage.atomic_write_bytes(self.folder.grids / png.name, png.read_bytes())
 
     @property
     def lost_checkpoint(self) -> bool:

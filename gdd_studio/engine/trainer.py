@@ -362,3 +362,16 @@ def training_settings(cfg: RunConfig) -> dict[str, Any]:
     for key in ("evaluation", "monitor", "device", "data_dir", "download"):
         settings.pop(key)
     return settings
+
+
+def phase1_settings(cfg: RunConfig) -> dict[str, Any]:
+    """The settings phase 1 depends on. Runs that agree on them reach the phase-1 end in
+    the same state (bit for bit at equal torch thread counts): phase 2 and phase 3 are
+    the only readers of ``distill``, ``sampling`` and ``ipc``, and phase 1 draws from
+    none of the pool's random streams."""
+    settings = training_settings(cfg)
+    for key in ("distill", "sampling", "ipc", "preset"):
+        settings.pop(key)
+    if cfg.gan.select == "best":  # quick_score trains a pool-width ConvNet
+        settings["distill.pool_width"] = cfg.distill.pool_width
+    return settings

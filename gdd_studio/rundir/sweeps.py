@@ -8,7 +8,7 @@ Only the process that coordinates the sweep writes ``sweep.json``; each member's
 ``run.json`` stays the truth about that member while it trains.
 
     {"id", "created", "base": {config}, "axes": [{"key", "values"}], "ablation": bool,
-     "evaluate": [evaluate flags] | null,
+     "evaluate": [evaluate flags] | null, "share_phase1": bool (absent: true),
      "members": [{"run", "label", "settings": {key: value}, "status", "message",
                   "evaluated": bool}]}
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 from ..config import RunConfig, resolve_defaults, set_value, validate, validate_for_dataset
 from ..data import ImageDataset
 from ..engine.events import FlagFileControl, RunControl, fmt_elapsed
+from ..engine.trainer import phase1_settings
 from ..errors import ConfigError, GddError, user_message
 from ..evaluation.compare import _fmt
 from ..evaluation.protocol import Evaluation, load_results, pick_device
@@ -164,9 +166,13 @@ class Sweep:
         ablation: bool = False,
         evaluate: dict[str, Any] | None = None,
         data: ImageDataset | None = None,
+        share_phase1: bool = True,
     ) -> Sweep:
         """Check every member's config (against the data, when given) before anything is
-        written, then make the sweep folder and one run folder per member."""
+        written, then make the sweep folder and one run folder per member.
+
+        ``share_phase1``: members whose phase-1 settings agree train phase 1 once
+        (``_next_wave``); False: each trains its own."""
         from ..engine.run import Run
 
         if not axes and not ablation:
@@ -200,6 +206,7 @@ class Sweep:
             + [{"key": k, "values": [_typed(base, k, v) for v in vs]} for k, vs in axes],
             "ablation": ablation,
             "evaluate": evaluate,
+            "share_phase1": share_phase1,
             "members": [],
         }
         for label, settings, cfg in configs:
@@ -251,12 +258,30 @@ class Sweep:
         n = len(self.members)
         if todo:
             say(f"training {len(todo)} of {n} members with {executor.describe()}")
-        jobs = [MemberJob(str(self.member_dir(m))) for m in todo]
-        fn = train_member_job
         if isinstance(executor, LocalExecutor):
             executor.on_event = on_event
-        for i, out in executor.map_unordered(fn, jobs, control, self.folder.stop_flag()):
-            m = todo[i]
+        remaining = todo
+        while remaining and not control.stop_requested:
+            if self.doc.get("share_phase1", True):
+                wave, remaining = self._next_wave(remaining, say)
+            else:
+                wave, remaining = remaining, []
+            self._train(wave, executor, control, say)
+        if self.doc.get("evaluate") and not control.stop_requested:
+            self._evaluate(executor, control, say, on_event)
+        self._save()
+        counts: dict[str, int] = {}
+        for m in self.members:
+            counts[m["status"]] = counts.get(m["status"], 0) + 1
+        return counts
+
+    def _train(self, wave, executor, control, say) -> None:
+        n = len(self.members)
+        jobs = [MemberJob(str(self.member_dir(m))) for m in wave]
+        for i, out in executor.map_unordered(
+            train_member_job, jobs, control, self.folder.stop_flag()
+        ):
+            m = wave[i]
             if isinstance(out, BaseException):
                 out = {"status": "failed", "message": user_message(out)}
             m["status"], m["message"] = out["status"], out.get("message", "")
@@ -265,13 +290,50 @@ class Sweep:
             took = f" in {fmt_elapsed(out['seconds'])}" if out.get("seconds") else ""
             reason = f": {m['message']}" if m["message"] else ""
             say(f"member {index}/{n} ({m['label']}): {m['status']}{took}{reason}")
-        if self.doc.get("evaluate") and not control.stop_requested:
-            self._evaluate(executor, control, say, on_event)
-        self._save()
-        counts: dict[str, int] = {}
+
+    def _phase1_key(self, m: dict[str, Any]) -> str:
+        cfg = run_config(self.member_dir(m))
+        resolve_defaults(cfg)
+        return json.dumps(phase1_settings(cfg), sort_keys=True, default=str)
+
+    def _next_wave(
+        self, remaining: list[dict[str, Any]], say: Callable[[str], None]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The members to train now, and those that wait for a phase 1 under way.
+
+        Members whose phase-1 settings agree (an ablation, a sweep of tau or lambda) share
+        one phase 1: the first of them (the leader) trains it, the others start at their
+        phase 2 from its ``phase1.pt`` (``Run.take_phase1``), which is where each would
+        have arrived on its own. A member with a checkpoint of its own resumes from it.
+        """
+        from ..engine.run import Run
+
+        sources: dict[str, Path] = {}
         for m in self.members:
-            counts[m["status"]] = counts.get(m["status"], 0) + 1
-        return counts
+            if RunFolder(self.member_dir(m)).phase_checkpoint(1).is_file():
+                sources.setdefault(self._phase1_key(m), self.member_dir(m))
+        wave, waiting, led = [], [], set()
+        for m in remaining:
+            folder, key = RunFolder(self.member_dir(m)), self._phase1_key(m)
+            if folder.last_checkpoint.exists():
+                wave.append(m)
+                if key not in sources:
+                    led.add(key)  # its phase 1 is under way: the others wait for it
+            elif key in sources:
+                try:
+                    if Run.open(folder.dir).take_phase1(sources[key]):
+                        say(f"member {m['label']}: phase 1 taken from {sources[key].name}")
+                except GddError as exc:
+                    say(f"member {m['label']}: phase 1 not taken ({exc}); it trains its own")
+                wave.append(m)
+            elif key not in led:
+                led.add(key)
+                wave.append(m)
+            else:
+                waiting.append(m)
+        if waiting:
+            say(f"{len(waiting)} members wait for a phase 1 they share with another member")
+        return wave, waiting
 
     def _evaluate(self, executor, control, say, on_event) -> None:
         overrides = dict(self.doc["evaluate"])
