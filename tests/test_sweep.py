@@ -370,6 +370,28 @@ def test_ablation_with_evaluation_then_one_chart_and_table(tmp_path, capsys, dat
         row = next(r for r in rows if r["source"] == "distilled")
         assert point["mean"] == f"{100 * row['mean']:.2f}" and point["over"] == "networks"
         assert point["runs"] == member["run"]
+    # The members share one phase 1 and the data: their GAN-only and random real rows
+    # are the first member's networks, taken rather than trained again...
+    runs = sweep_dir.parent.parent
+    first, *others = [runs / m["run"] for m in doc["members"]]
+    first_rows = {r["source"]: r for r in load_results(first)["results"]}
+    assert "copied_from" not in first_rows["gan-only"]
+    for member in others:
+        rows = {r["source"]: r for r in load_results(member)["results"]}
+        assert rows["distilled"].get("copied_from") is None
+        for source in ("gan-only", "random-real"):
+            assert rows[source]["copied_from"] == first.name
+            assert rows[source]["accuracies"] == first_rows[source]["accuracies"]
+    # ...which are exactly what training them in that member gives.
+    fresh = shutil.copytree(others[-1], tmp_path / "fresh")
+    shutil.rmtree(fresh / "eval")
+    settings = EvalConfig(archs=["convnet3"], ipcs=[1], repeats=2, epochs=2, width=4,
+                          batch_size=16)  # fmt: skip
+    assert Evaluation(fresh, settings).execute()["status"] == "finished"
+    rows = {r["source"]: r for r in load_results(fresh)["results"]}
+    for source in ("gan-only", "random-real"):
+        assert "copied_from" not in rows[source]
+        assert rows[source]["accuracies"] == first_rows[source]["accuracies"]
 
 
 # ---- a shared phase 1 ---------------------------------------------------------------

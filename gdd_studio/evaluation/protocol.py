@@ -30,7 +30,7 @@ import io
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -161,7 +161,12 @@ class Evaluation:
         device: str | None = None,
         data: ImageDataset | None = None,
         sampling: SamplingConfig | None = None,
+        known_rows: Sequence[dict[str, Any]] = (),
     ) -> None:
+        """``known_rows``: rows measured already elsewhere with exactly this computation
+        (a sweep's random real rows of another member with the same data and settings,
+        its GAN-only rows of a member that shares the phase-1 generator): kept as they
+        are, with ``copied_from``, instead of trained again."""
         self.dir = Path(run_dir)
         self.run_cfg = run_config(self.dir)
         # How generator-made sets are chosen: the run's rule unless the caller names one;
@@ -181,6 +186,7 @@ class Evaluation:
         self._sets: dict[tuple[str, int], tuple[Tensor, Tensor]] = {}
         self._data = data
         self._sink: EventSink = lambda e: None
+        self._known = {(r["arch"], r["ipc"], r["source"]): dict(r) for r in known_rows}
 
     @property
     def has_gan_only(self) -> bool:
@@ -198,6 +204,19 @@ class Evaluation:
             if s.full_real:
                 rows.append((arch, None, "full-real"))
         return rows
+
+    def _take_known(self, finished_rows: list[dict[str, Any]]) -> list[tuple]:
+        """Keep the planned rows known already; the plan of what is left to train."""
+        todo = []
+        for key in self.plan():
+            row = self._known.get(key)
+            if row is None:
+                todo.append(key)
+                continue
+            self._log(f"{_row_title(*key)}: taken from {row.get('copied_from')} (the same "
+                      "networks on the same images)")  # fmt: skip
+            self._keep_row(row, finished_rows)
+        return todo
 
     def _log(self, message: str, level: str = "info") -> None:
         self._sink(LogMessage(level, message))
@@ -267,7 +286,8 @@ class Evaluation:
     def _execute(self, control: RunControl) -> dict[str, Any]:
         s = self.settings
         data, norm, dsa, x_test = self._setup(control)
-        plan = self.plan()
+        finished_rows: list[dict[str, Any]] = []
+        plan = self._take_known(finished_rows)
         if s.gan_only and not self.has_gan_only:
             self._log("no phase-1 checkpoint in this run: the GAN-only baseline is skipped")
         per_row = [s.repeats] * len(plan)
@@ -284,7 +304,6 @@ class Evaluation:
         }
         sets: dict[tuple[str, int], tuple[Tensor, Tensor]] = {}
         done_networks, start = 0, time.perf_counter()
-        finished_rows: list[dict[str, Any]] = []
         doc = load_results(self.dir) or {"protocol": None, "results": []}
         status = "finished"
         for arch, ipc, source in plan:
@@ -321,7 +340,8 @@ class Evaluation:
             row = self._row(arch, ipc, source, accuracies, finals, len(labels), epochs)
             row["seconds"] = round(time.perf_counter() - row_start, 2)
             doc = self._keep_row(row, finished_rows)
-        message = f"{len(finished_rows)} of {len(plan)} rows" if status == "stopped" else ""
+        planned = len(self.plan())
+        message = f"{len(finished_rows)} of {planned} rows" if status == "stopped" else ""
         if status == "stopped":
             self._log(f"evaluation stopped; {message} saved")
         self._sink(EvalFinished(status, str(results_path(self.dir)), message))
@@ -332,7 +352,8 @@ class Evaluation:
         """The same grid, each network a job of ``executor``; rows saved as they complete."""
         s = self.settings
         data, norm, dsa, x_test = self._setup(control)
-        plan = self.plan()
+        finished_rows: list[dict[str, Any]] = []
+        plan = self._take_known(finished_rows)
         if s.gan_only and not self.has_gan_only:
             self._log("no phase-1 checkpoint in this run: the GAN-only baseline is skipped")
         total = s.repeats * len(plan)
@@ -360,7 +381,6 @@ class Evaluation:
             for r in range(s.repeats)
         ]  # fmt: skip
         outcomes: dict[tuple, dict[str, Any]] = {}
-        finished_rows: list[dict[str, Any]] = []
         start, status, failure = time.perf_counter(), "finished", None
         flag = eval_stop_flag(RunFolder(self.dir).eval)
         for i, out in executor.map_unordered(train_network_job, jobs, control, flag):
@@ -394,9 +414,10 @@ class Evaluation:
                 if isinstance(failure, GddError)
                 else GddError(f"a network of the evaluation failed: {user_message(failure)}")
             )
-        if control.stop_requested and len(finished_rows) < len(plan):
+        if control.stop_requested and len(finished_rows) < len(self.plan()):
             status = "stopped"
-        message = f"{len(finished_rows)} of {len(plan)} rows" if status == "stopped" else ""
+        planned = len(self.plan())
+        message = f"{len(finished_rows)} of {planned} rows" if status == "stopped" else ""
         if status == "stopped":
             self._log(f"evaluation stopped; {message} saved")
         self._sink(EvalFinished(status, str(results_path(self.dir)), message))

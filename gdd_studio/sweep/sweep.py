@@ -10,6 +10,7 @@ member's run id, status and, for a failure, its one-line reason.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import json
 import time
@@ -24,7 +25,14 @@ from ..engine.events import FlagFileControl, RunControl, fmt_elapsed
 from ..engine.trainer import phase1_settings
 from ..errors import ConfigError, GddError, user_message
 from ..evaluation.compare import _fmt
-from ..evaluation.protocol import Evaluation, load_results, pick_device
+from ..evaluation.protocol import (
+    Evaluation,
+    load_results,
+    pick_device,
+    protocols_differ,
+    row_protocol,
+    settings_protocol,
+)
 from ..rundir.artifacts import run_config
 from ..rundir.folder import RunFolder, read_run_info
 from ..rundir.sweeps import (
@@ -335,26 +343,83 @@ class Sweep:
             say(f"{len(waiting)} members wait for a phase 1 they share with another member")
         return wave, waiting
 
-    def _evaluate(self, executor, control, say, on_event) -> None:
+    def _member_eval_settings(self, m: dict[str, Any]) -> tuple[Any, Any, str | None]:
+        """(evaluation settings, sampling or None for the run's own, device) of a member."""
         overrides = dict(self.doc["evaluate"])
         device = overrides.pop("device", None)
         sampling_overrides = overrides.pop("sampling", {}) or {}
+        cfg = run_config(self.member_dir(m))
+        settings = cfg.evaluation
+        for key, value in overrides.items():
+            setattr(settings, key, value)
+        sampling = None
+        if sampling_overrides:
+            sampling = cfg.sampling
+            for key, value in sampling_overrides.items():
+                setattr(sampling, key, value)
+        return settings, sampling, device
+
+    def _shared_row_keys(self, m: dict[str, Any]) -> dict[str, str]:
+        """For the rows that do not depend on a member's own phase 2, what makes two
+        members' rows the same computation: random real rows on the same data with the
+        same evaluation settings and device; GAN-only rows also on the same phase-1
+        generator (a member and those that took its phase 1) and the same selection."""
+        settings, sampling, device = self._member_eval_settings(m)
+        cfg = run_config(self.member_dir(m))
+        resolve_defaults(cfg)
+        settings = copy.deepcopy(settings)
+        if not settings.ipcs:
+            settings.ipcs = [cfg.ipc]
+        common = json.dumps(
+            [cfg.dataset, cfg.data_dir, device or cfg.device, dataclasses.asdict(settings)],
+            sort_keys=True, default=str,
+        )  # fmt: skip
+        origin = read_run_info(self.member_dir(m)).get("phase1_from") or m["run"]
+        chosen = dataclasses.asdict(sampling or cfg.sampling)
+        return {
+            "random-real": common,
+            "gan-only": common + json.dumps([origin, chosen], sort_keys=True, default=str),
+        }
+
+    def _evaluate(self, executor, control, say, on_event) -> None:
+        # Rows measured once serve every member whose row is the same computation.
+        known: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+        def remember(m: dict[str, Any]) -> None:
+            doc = load_results(self.member_dir(m))
+            settings = self._member_eval_settings(m)[0]
+            ours = settings_protocol(settings)
+
+            def same(r: dict[str, Any]) -> bool:  # not a row the user measured otherwise
+                return r.get("n") == settings.repeats and not protocols_differ(
+                    row_protocol(r), ours
+                )
+
+            for source, key in self._shared_row_keys(m).items():
+                rows = [r for r in (doc or {}).get("results", [])
+                        if r["source"] == source and same(r)]  # fmt: skip
+                if rows and (source, key) not in known:
+                    known[(source, key)] = [
+                        dict(r, copied_from=r.get("copied_from") or m["run"], seconds=0.0)
+                        for r in rows
+                    ]
+
+        for m in self.members:
+            if m.get("evaluated"):
+                remember(m)
         for m in self.members:
             if m["status"] != DONE or m.get("evaluated") or control.stop_requested:
                 continue
             run_dir = self.member_dir(m)
-            settings = run_config(run_dir).evaluation
-            for key, value in overrides.items():
-                setattr(settings, key, value)
-            sampling = None
-            if sampling_overrides:
-                sampling = run_config(run_dir).sampling
-                for key, value in sampling_overrides.items():
-                    setattr(sampling, key, value)
             say(f"evaluating member {self.members.index(m) + 1}/{len(self.members)} "
                 f"({m['label']})")  # fmt: skip
             try:
-                evaluation = Evaluation(run_dir, settings, device=device, sampling=sampling)
+                settings, sampling, device = self._member_eval_settings(m)
+                rows = [row for source, key in self._shared_row_keys(m).items()
+                        for row in known.get((source, key), [])]  # fmt: skip
+                evaluation = Evaluation(
+                    run_dir, settings, device=device, sampling=sampling, known_rows=rows
+                )
                 distributed = None if isinstance(executor, LocalExecutor) else executor
                 doc = evaluation.execute(on_event, control, executor=distributed)
             except Exception as exc:  # noqa: BLE001 - recorded; the next member goes on
@@ -363,6 +428,8 @@ class Sweep:
                 self._save()
                 continue
             m["evaluated"] = doc.get("status") == DONE
+            if m["evaluated"]:
+                remember(m)
             self._save()
 
 
