@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 
@@ -19,6 +20,9 @@ from ..config import RunConfig
 from ..engine.events import LogMessage
 from ..sweep.executors import LocalExecutor
 from .jobs import Worker
+
+if TYPE_CHECKING:  # the data package imports torch: the worker's thread loads it
+    from ..data import ImageDataset
 
 
 def warm_up_engine() -> threading.Thread:
@@ -42,6 +46,16 @@ def warm_up_engine() -> threading.Thread:
     thread = threading.Thread(target=work, name="gdd-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+def load_data(worker: RunWorker | SweepWorker, cfg: RunConfig) -> ImageDataset | None:
+    """The dataset of a new run or sweep, loaded on the worker's thread (saying so in its
+    log); None when a stop came meanwhile, so nothing is written."""
+    from ..data import load_dataset
+
+    worker.event.emit(LogMessage("info", f"loading dataset {cfg.dataset}"))
+    data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download)
+    return None if worker.control.stop_requested else data
 
 
 class RunWorker(Worker):
@@ -69,18 +83,14 @@ class RunWorker(Worker):
         self.run_dir: Path | None = None
 
     def work(self) -> tuple[str, str]:
-        from ..data import load_dataset
         from ..engine.run import Run
 
         if self.resume_dir is not None:
             run = Run.open(self.resume_dir, restart=self.restart)
         else:
             assert self.cfg is not None and self.runs_dir is not None
-            self.event.emit(LogMessage("info", f"loading dataset {self.cfg.dataset}"))
-            data = load_dataset(
-                self.cfg.dataset, data_dir=self.cfg.data_dir, download=self.cfg.download
-            )
-            if self.control.stop_requested:
+            data = load_data(self, self.cfg)
+            if data is None:
                 return "stopped", "stopped before the run began"
             run = Run.create(self.cfg, self.runs_dir, data)  # checks the IPC first
         self.run_dir = run.dir
@@ -117,14 +127,9 @@ class SweepWorker(Worker):
         if self.resume_dir is not None:
             sweep = Sweep.open(self.resume_dir)
         else:
-            from ..data import load_dataset
-
             assert self.cfg is not None and self.runs_dir is not None
-            self.event.emit(LogMessage("info", f"loading dataset {self.cfg.dataset}"))
-            data = load_dataset(
-                self.cfg.dataset, data_dir=self.cfg.data_dir, download=self.cfg.download
-            )
-            if self.control.stop_requested:
+            data = load_data(self, self.cfg)
+            if data is None:
                 return {}
             # Every member's config is checked against the data before anything is written.
             sweep = Sweep.create(self.cfg, self.axes, self.runs_dir, self.ablation, data=data)
