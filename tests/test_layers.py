@@ -2,9 +2,9 @@
 
 Layers, bottom to top: errors/paths/storage; config, data, models; rundir (the run
 folder's contract); engine (the trainer and its loop); evaluation; export; sweep (which
-starts runs and evaluations); cli and ui.
+starts runs and evaluations); view (what the window shows, without Qt); cli and ui.
 Every import in the package (also the ones inside functions) is checked, so an arrow
-back up fails here before it tangles the house.
+back up fails here before it tangles the house; only ui imports Qt.
 """
 
 import ast
@@ -21,8 +21,9 @@ LAYERS = {
     "evaluation": 4,
     "export": 5,
     "sweep": 6,
-    "cli": 7, "ui": 7,
-    "__main__": 8,
+    "view": 7,
+    "cli": 8, "ui": 8,
+    "__main__": 9,
 }  # fmt: skip
 WRITER = ("gdd_studio.engine.run", "gdd_studio.engine.trainer")
 # The front ends that start a run (and a sweep, which starts its members) may import the
@@ -42,8 +43,12 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def import_edges() -> list[tuple[str, str]]:
-    """(importer, imported) for every import of a gdd_studio module by another."""
+QT = ("PySide6", "pyqtgraph", "shiboken6")
+
+
+def import_edges(roots: tuple[str, ...] = ("gdd_studio",)) -> list[tuple[str, str]]:
+    """(importer, imported) for every import by a gdd_studio module of a module under
+    ``roots`` (by default, of another gdd_studio module)."""
     edges = []
     for path in ROOT.rglob("*.py"):
         name = _module_name(path)
@@ -62,7 +67,7 @@ def import_edges() -> list[tuple[str, str]]:
                 targets = [mod] + [f"{mod}.{a.name}" for a in node.names]
             else:
                 continue
-            edges += [(name, t) for t in targets if t.split(".")[0] == "gdd_studio"]
+            edges += [(name, t) for t in targets if t.split(".")[0] in roots]
     return edges
 
 
@@ -87,6 +92,9 @@ def test_the_checker_sees_arrows_up_and_readers_importing_the_writer():
     assert violations([("gdd_studio.config", "gdd_studio.engine.storage")])
     assert violations([("gdd_studio.ui.main_window", "gdd_studio.engine.trainer")])
     assert violations([("gdd_studio.evaluation.protocol", "gdd_studio.engine.events")]) == []
+    assert violations([("gdd_studio.view.runs", "gdd_studio.ui.runs_panel")])
+    assert violations([("gdd_studio.view.training", "gdd_studio.engine.run")])
+    assert violations([("gdd_studio.ui.training_view", "gdd_studio.view.training")]) == []
     edges = import_edges()
     assert ("gdd_studio.engine.run", "gdd_studio.rundir.folder") in edges
     assert len(edges) > 100
@@ -94,3 +102,9 @@ def test_the_checker_sees_arrows_up_and_readers_importing_the_writer():
 
 def test_no_package_imports_a_higher_one_and_no_reader_imports_the_writer():
     assert violations(import_edges()) == []
+
+
+def test_only_the_ui_imports_qt():
+    edges = import_edges(QT)
+    assert ("gdd_studio.ui.main_window", "PySide6.QtWidgets") in edges  # the checker sees them
+    assert [e for e in edges if not e[0].startswith("gdd_studio.ui")] == []

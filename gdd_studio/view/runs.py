@@ -1,0 +1,247 @@
+"""The runs list without Qt: which runs and sweeps it shows, in which order, with which
+texts, and a sweep's queue of members.
+
+Everything here is re-read from the runs folder (``list_runs``, ``list_sweeps``), so
+runs that another process writes (the CLI, a server whose runs folder is shared) appear
+and change as they go. The run and the sweep trained by this process (:class:`Here`) are
+marked "running here" and show the live progress, not run.json's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import GddError
+from ..rundir.records import RunSummary, list_runs
+from ..rundir.sweeps import SweepFolder, list_sweeps, member_status, read_sweep
+from .training import TRAINING, Here
+
+
+def dataset_text(spec: str) -> str:
+    """A dataset as a runs list shows it: 'cifar10-png (folder)', 'tiny.npz', 'mnist'."""
+    kind, sep, path = spec.partition(":")
+    if not sep or kind not in ("folder", "npz"):
+        return spec
+    p = Path(path)
+    if kind == "npz":
+        return p.name
+    # A folder's own name is often generic ('images', 'data'): its parent tells more.
+    name = f"{p.parent.name}/{p.name}" if p.parent.name else p.name
+    return f"{name} (folder)"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of the runs list."""
+
+    kind: str  # "run", "sweep" or "member" (a run listed under its sweep)
+    path: str  # the run or sweep folder
+    text: str
+    tooltip: str
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One member in a sweep's queue."""
+
+    label: str  # "2. seed=1"
+    state: str  # its status, "training here", or "failed: why"
+    progress: str  # "40 %", "100 %" or "-"
+    run_dir: Path
+
+    @property
+    def texts(self) -> tuple[str, str, str]:
+        return self.label, self.state, self.progress
+
+
+class RunsModel:
+    """The runs folder's runs and sweeps as the list shows them."""
+
+    def __init__(self, runs_dir: Path, here: Here) -> None:
+        self.runs_dir = Path(runs_dir)
+        self.here = here
+        self.summaries: dict[str, RunSummary] = {}  # run folder -> its summary
+        self.sweeps: dict[str, dict[str, Any]] = {}  # sweep folder -> sweep.json
+        self.queue_sweep: Path | None = None  # the sweep the queue shows when none runs here
+        self._order: list[RunSummary] = []  # newest first
+        self._key: tuple = ()
+
+    # ---- reading the folder -----------------------------------------------------------
+    def refresh(self) -> bool:
+        """Re-read the runs folder; True when what the list shows has changed."""
+        self._order = list_runs(self.runs_dir)
+        self.summaries = {str(s.path): s for s in self._order}
+        self.sweeps = {}
+        for sweep_dir in list_sweeps(self.runs_dir):
+            try:
+                self.sweeps[str(sweep_dir)] = read_sweep(sweep_dir)
+            except GddError:
+                continue  # half written by another machine: the next poll shows it
+        key = tuple(
+            (str(s.path), s.status, s.info.get("step"), s.path == self.here.run_dir)
+            for s in self._order
+        ) + tuple(
+            (d, tuple(m.get("run") for m in doc["members"]), Path(d) == self.here.sweep_dir)
+            for d, doc in self.sweeps.items()
+        )
+        changed, self._key = key != self._key, key
+        return changed
+
+    def summary(self, path: Path) -> RunSummary | None:
+        return self.summaries.get(str(path))
+
+    def label_text(self) -> str:
+        return f"in {self.runs_dir}" if self.summaries else f"None yet in {self.runs_dir}"
+
+    def recorded(self) -> list[RunSummary]:
+        """Finished runs, newest first (their step rates estimate a sweep's time)."""
+        done = [s for s in self.summaries.values() if s.status == "finished"]
+        done.sort(key=lambda s: float(s.info.get("created", 0) or 0), reverse=True)
+        return done
+
+    # ---- the list -----------------------------------------------------------------------
+    def entries(self) -> list[Entry]:
+        """Every row, in order: a sweep is one entry with its members indented under it,
+        in the sweep's order, where its first member would be; other runs newest first."""
+        grouped: set[str] = set()
+        blocks: dict[str, list[Entry]] = {}
+        for sweep_dir, doc in self.sweeps.items():
+            block = [self._sweep_entry(Path(sweep_dir), doc)]
+            for m in doc["members"]:
+                path = str(SweepFolder(Path(sweep_dir)).member_dir(str(m.get("run", ""))))
+                if path in self.summaries and path not in grouped:
+                    grouped.add(path)
+                    block.append(self._run_entry(self.summaries[path], True))
+            blocks[sweep_dir] = block
+        order = [(float(s.info.get("created", 0) or 0), "run", s) for s in self._order
+                 if str(s.path) not in grouped]  # fmt: skip
+        for sweep_dir, doc in self.sweeps.items():
+            order.append((float(doc.get("created", 0) or 0), "sweep", sweep_dir))
+        order.sort(key=lambda t: t[0], reverse=True)
+        out: list[Entry] = []
+        for _, kind, obj in order:
+            out.extend(blocks[obj] if kind == "sweep" else [self._run_entry(obj, False)])
+        return out
+
+    def _run_entry(self, s: RunSummary, indented: bool) -> Entry:
+        info = s.info
+        tip = (str(s.path), f"preset {info.get('preset', '?')}, host {info.get('host', '?')}",
+               str(info.get("message", "")))  # fmt: skip
+        kind = "member" if indented else "run"
+        return Entry(kind, str(s.path), self.run_text(s, indented), "\n".join(x for x in tip if x))
+
+    def _sweep_entry(self, sweep_dir: Path, doc: dict[str, Any]) -> Entry:
+        tip = (
+            f"{sweep_dir}\nSelect the sweep to compare its members in the Evaluation tab "
+            "and follow the member being trained"
+        )
+        return Entry("sweep", str(sweep_dir), self.sweep_text(sweep_dir, doc), tip)
+
+    def run_text(self, s: RunSummary, indented: bool = False) -> str:
+        """Dataset, IPC, tau and seed; status (with its percentage) and when it began."""
+        info = s.info
+        created = info.get("created")
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if created else ""
+        here = s.path == self.here.run_dir
+        status = "running here" if here else s.status
+        step, total = info.get("step"), info.get("total_steps")
+        if here and self.here.step is not None:
+            step, total = self.here.step  # the progress bar's figure, not run.json's
+        if status != "finished" and step is not None and total:
+            status += f" ({100 * int(step) // max(1, int(total))} %)"
+        dataset = dataset_text(str(info.get("dataset", "?")))
+        ipc, tau = info.get("ipc", "?"), info.get("tau", "?")
+        seed = f"   seed {info['seed']}" if "seed" in info else ""  # older run.json: none
+        text = f"{dataset}   IPC {ipc}   tau {tau}{seed}\n{status} · {when}"
+        if indented:  # a sweep's member, under the sweep's entry
+            text = "\n".join(f"      {line}" for line in text.splitlines())
+        return text
+
+    def sweep_text(self, sweep_dir: Path, doc: dict[str, Any]) -> str:
+        states = [member_status(sweep_dir, m) for m in doc["members"]]
+        counts: dict[str, int] = {}
+        for state in states:
+            counts[state] = counts.get(state, 0) + 1
+        parts = ", ".join(f"{n} {state}" for state, n in counts.items())
+        axes = " x ".join(str(a.get("key", "?")).rsplit(".", 1)[-1] for a in doc.get("axes", []))
+        here = "running here · " if sweep_dir == self.here.sweep_dir else ""
+        return f"Sweep of {axes or '?'}: {len(states)} runs\n{here}{parts}"
+
+    # ---- sweeps -------------------------------------------------------------------------
+    def member_states(self, sweep_dir: Path) -> list[str]:
+        doc = self.sweeps.get(str(sweep_dir))
+        return [member_status(sweep_dir, m) for m in doc["members"]] if doc else []
+
+    def sweep_of(self, run_dir: Path) -> Path | None:
+        """The sweep a run is a member of, if any."""
+        for sweep_dir, doc in self.sweeps.items():
+            folder = SweepFolder(Path(sweep_dir))
+            if any(folder.member_dir(str(m.get("run", ""))) == run_dir for m in doc["members"]):
+                return Path(sweep_dir)
+        return None
+
+    def sweep_members(self, sweep_dir: Path) -> list[Path]:
+        """The run folders of a sweep's members that exist, in the sweep's order."""
+        doc = self.sweeps.get(str(sweep_dir))
+        if doc is None:
+            return []
+        folder = SweepFolder(Path(sweep_dir))
+        dirs = [folder.member_dir(str(m.get("run", ""))) for m in doc["members"]]
+        return [d for d in dirs if str(d) in self.summaries]
+
+    def sweep_resumable(self, sweep_dir: Path) -> bool:
+        """Not running anywhere, and some member is not finished."""
+        if str(sweep_dir) not in self.sweeps or sweep_dir == self.here.sweep_dir:
+            return False
+        states = self.member_states(sweep_dir)
+        return not any(s in TRAINING for s in states) and any(s != "finished" for s in states)
+
+    def follow_target(self, sweep_dir: Path | None) -> Path | None:
+        """The member of a sweep (not trained here) to show: the one being trained, by the
+        CLI or a cluster, else the last one started; None when it has none."""
+        doc = self.sweeps.get(str(sweep_dir)) if sweep_dir is not None else None
+        if doc is None or sweep_dir == self.here.sweep_dir:
+            return None
+        assert sweep_dir is not None
+        folder = SweepFolder(sweep_dir)
+        target = None
+        for m in doc["members"]:
+            state = member_status(sweep_dir, m)
+            if state in TRAINING:
+                return folder.member_dir(str(m["run"]))
+            if state not in ("created", "missing", "unknown"):
+                target = folder.member_dir(str(m["run"]))
+        return target
+
+    def queue_rows(self) -> list[QueueRow] | None:
+        """The queue: each member of the sweep trained here (else of :attr:`queue_sweep`)
+        with its state and progress; None when there is no such sweep to show."""
+        sweep_dir = self.here.sweep_dir or self.queue_sweep
+        doc = self.sweeps.get(str(sweep_dir)) if sweep_dir is not None else None
+        if doc is None:
+            return None
+        assert sweep_dir is not None
+        folder = SweepFolder(sweep_dir)
+        rows = []
+        for i, m in enumerate(doc["members"]):
+            run_dir = folder.member_dir(str(m.get("run", "")))
+            state = member_status(sweep_dir, m)
+            info = self.summaries.get(str(run_dir))
+            step, total = (info.info.get("step"), info.info.get("total_steps")) if info else (0, 0)
+            if run_dir == self.here.run_dir:
+                state = "training here"
+                if self.here.step is not None:
+                    step, total = self.here.step
+            if state == "finished":
+                progress = "100 %"
+            elif total:
+                progress = f"{100 * int(step or 0) // max(1, int(total))} %"
+            else:
+                progress = "-"
+            if m.get("message") and state == "failed":
+                state = f"failed: {m['message']}"
+            rows.append(QueueRow(f"{i + 1}. {m.get('label', '?')}", state, progress, run_dir))
+        return rows
