@@ -598,3 +598,41 @@ def resolve_device(name: str) -> str:
     if name in ids:
         return name
     raise ConfigError(f"device '{name}' is not available here (available: auto, {', '.join(ids)})")
+
+
+# ---- what the phases depend on --------------------------------------------------------
+
+
+def steps_per_epoch(n: int, batch_size: int, cap: int | None) -> int:
+    steps = max(1, n // batch_size)
+    return min(steps, cap) if cap else steps
+
+
+def phase_steps(cfg: RunConfig, train_images: int) -> tuple[int, int]:
+    """The steps of phase 1 and of phase 2 on a training split of ``train_images``."""
+    g, d = cfg.gan, cfg.distill
+    return (
+        g.epochs * steps_per_epoch(train_images, g.batch_size, g.steps_per_epoch),
+        d.epochs * steps_per_epoch(train_images, d.batch_size, d.steps_per_epoch),
+    )
+
+
+def training_settings(cfg: RunConfig) -> dict[str, Any]:
+    """The settings a checkpoint depends on; evaluation and monitoring may change freely."""
+    settings = cfg.to_dict()
+    for key in ("evaluation", "monitor", "device", "data_dir", "download"):
+        settings.pop(key)
+    return settings
+
+
+def phase1_settings(cfg: RunConfig) -> dict[str, Any]:
+    """The settings phase 1 depends on. Runs that agree on them reach the phase-1 end in
+    the same state (bit for bit at equal torch thread counts): phase 2 and phase 3 are
+    the only readers of ``distill``, ``sampling`` and ``ipc``, and phase 1 draws from
+    none of the pool's random streams."""
+    settings = training_settings(cfg)
+    for key in ("distill", "sampling", "ipc", "preset"):
+        settings.pop(key)
+    if cfg.gan.select == "best":  # quick_score trains a pool-width ConvNet
+        settings["distill.pool_width"] = cfg.distill.pool_width
+    return settings

@@ -52,7 +52,7 @@ def member_dirs(tmp_path, doc):
 
 def test_dialog_counts_the_runs_and_estimates_the_time(window, tiny):
     window.set_config(tiny_config(f"npz:{tiny}"))
-    window._last_rate = 4.0  # as if a run in this window had measured 4 steps/s
+    window.here.rate = 4.0  # as if a run in this window had measured 4 steps/s
     window.sweep_button.click()
     dialog = window.sweep_dialog
     assert dialog is not None and dialog.isVisible()
@@ -60,10 +60,12 @@ def test_dialog_counts_the_runs_and_estimates_the_time(window, tiny):
     dialog.set_axis(0, "distill.tau", "1, 2")
     dialog.set_axis(1, "seed", "0,1,2")
     assert dialog.summary.text().startswith("6 runs: tau=1, seed=0;")
-    # 12 steps each (the tiny preset's capped epochs) x 6 runs at 4 steps/s: 18 s.
+    # 12 steps each (6 + 6: the tiny preset's capped epochs); the runs of one seed share
+    # phase 1: 3 x 6 + 6 x 6 steps at 4 steps/s, 13.5 s (shown as 00:13).
     estimate = dialog.estimate.text()
-    assert estimate.startswith("Estimate: about 00:18") and "12 steps each" in estimate
-    assert "4.00 steps/s" in estimate
+    assert estimate.startswith("Estimate: about 00:13") and "12 steps each" in estimate
+    assert "the 6 runs train 3 phase 1s" in estimate and "4.00 steps/s" in estimate
+    assert dialog.plan is None  # nothing started yet
     dialog.ablation.setChecked(True)
     dialog.set_axis(0, "distill.tau", "")
     assert dialog.summary.text().startswith("12 runs: SKD + standardization, seed=0;")
@@ -112,8 +114,8 @@ def test_a_two_member_sweep_runs_to_the_end_and_groups_in_the_runs_list(window, 
     assert all(read_run_info(d)["status"] == "finished" for d in (first, second))
     assert window.last_message[0] == "info" and "Sweep finished" in window.status.text()
     # The view followed the member being trained: it ends on the second one, live.
-    assert window._view_dir == second and window.loss.points("d_loss") == 12
-    assert window.queue_rows() == [
+    assert window.model.training.view_dir == second and window.loss.points("d_loss") == 12
+    assert window.queue.rows() == [
         ("1. seed=0", "finished", "100 %"),
         ("2. seed=1", "finished", "100 %"),
     ]
@@ -157,7 +159,7 @@ def test_stop_mid_sweep_leaves_members_and_the_sweep_resumable(window, qtbot, ti
     assert RunSummary(first, stopped).resumable
     assert read_run_info(second)["status"] == "created"
     assert "Sweep stopped" in window.status.text()
-    assert window.queue_rows()[0][1] == "stopped" and window.queue_rows()[1][1] == "created"
+    assert window.queue.rows()[0][1] == "stopped" and window.queue.rows()[1][1] == "created"
     qtbot.waitUntil(lambda: window.runs.count() == 3, timeout=5000)
     window.runs.setCurrentRow(0)
     assert window.resume_button.isEnabled()  # the sweep goes on from where it stopped
@@ -179,16 +181,16 @@ def test_a_sweep_another_process_trains_appears_and_is_followed(window, qtbot, t
         qtbot.waitUntil(lambda: window.runs.count() == 3, timeout=10_000)
         assert kinds(window) == ["sweep", "member", "member"]
         window.runs.setCurrentRow(0)
-        assert not window.queue.isHidden() and len(window.queue_rows()) == 2
+        assert not window.queue.isHidden() and len(window.queue.rows()) == 2
         first = sweep.member_dir(sweep.members[0])
-        qtbot.waitUntil(lambda: window._view_dir == first, timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: window.model.training.view_dir == first, timeout=TIMEOUT)
         qtbot.waitUntil(lambda: window.loss.points("d_loss") > 0, timeout=TIMEOUT)
         seen = window.loss.points("d_loss")
         qtbot.waitUntil(lambda: window.loss.points("d_loss") > seen, timeout=TIMEOUT)
-        assert window.queue_rows()[0][1] == "running"
+        assert window.queue.rows()[0][1] == "running"
     finally:
         control.stop()
         writer.join()
-    qtbot.waitUntil(lambda: window.queue_rows()[0][1] == "stopped", timeout=10_000)
-    assert window.queue_rows()[1][1] == "created"
+    qtbot.waitUntil(lambda: window.queue.rows()[0][1] == "stopped", timeout=10_000)
+    assert window.queue.rows()[1][1] == "created"
     assert window.resume_button.isEnabled()

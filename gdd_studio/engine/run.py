@@ -26,7 +26,15 @@ import torch
 from torch import Tensor
 
 from .. import storage
-from ..config import RunConfig, resolve_defaults, resolve_device, validate, validate_for_dataset
+from ..config import (
+    RunConfig,
+    phase1_settings,
+    resolve_defaults,
+    resolve_device,
+    training_settings,
+    validate,
+    validate_for_dataset,
+)
 from ..data import ImageDataset, load_dataset
 from ..errors import CheckpointError, DiskFullError, GddError, user_message
 from ..rundir.artifacts import load_checkpoint, write_dataset_info
@@ -52,7 +60,7 @@ from .events import (
 )
 from .sampling import SEED_GRID, grid_noise, make_grid, to_uint8
 from .sets import synthetic_set
-from .trainer import Trainer, phase1_settings, training_settings
+from .trainer import Trainer
 
 METRIC_COLUMNS = [
     "g_loss", "g_adv", "g_cls", "match", "d_loss", "wasserstein", "gp", "d_cls",

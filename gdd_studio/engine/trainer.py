@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import __version__
-from ..config import RunConfig
+from ..config import RunConfig, steps_per_epoch
 from ..data import ImageDataset, dataset_family
 from ..errors import CheckpointError
 from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
@@ -61,8 +61,8 @@ class Trainer:
         }
         n = len(data.x_train)
         self.spe = {
-            1: _steps_per_epoch(n, cfg.gan.batch_size, cfg.gan.steps_per_epoch),
-            2: _steps_per_epoch(n, cfg.distill.batch_size, cfg.distill.steps_per_epoch),
+            1: steps_per_epoch(n, cfg.gan.batch_size, cfg.gan.steps_per_epoch),
+            2: steps_per_epoch(n, cfg.distill.batch_size, cfg.distill.steps_per_epoch),
         }
         self.totals = {1: cfg.gan.epochs * self.spe[1], 2: cfg.distill.epochs * self.spe[2]}
         # Counters: the phase under way (3 = both training phases done), steps done in it,
@@ -349,29 +349,3 @@ CHECKPOINT_KEYS = (
     "phase", "phase_step", "step", "elapsed", "perm", "G", "D", "opt_g", "opt_d", "rng",
     "torch_rng", "pool_arch", "pool_net", "pool_opt", "pretrained", "best",
 )  # fmt: skip
-
-
-def _steps_per_epoch(n: int, batch_size: int, cap: int | None) -> int:
-    steps = max(1, n // batch_size)
-    return min(steps, cap) if cap else steps
-
-
-def training_settings(cfg: RunConfig) -> dict[str, Any]:
-    """The settings a checkpoint depends on; evaluation and monitoring may change freely."""
-    settings = cfg.to_dict()
-    for key in ("evaluation", "monitor", "device", "data_dir", "download"):
-        settings.pop(key)
-    return settings
-
-
-def phase1_settings(cfg: RunConfig) -> dict[str, Any]:
-    """The settings phase 1 depends on. Runs that agree on them reach the phase-1 end in
-    the same state (bit for bit at equal torch thread counts): phase 2 and phase 3 are
-    the only readers of ``distill``, ``sampling`` and ``ipc``, and phase 1 draws from
-    none of the pool's random streams."""
-    settings = training_settings(cfg)
-    for key in ("distill", "sampling", "ipc", "preset"):
-        settings.pop(key)
-    if cfg.gan.select == "best":  # quick_score trains a pool-width ConvNet
-        settings["distill.pool_width"] = cfg.distill.pool_width
-    return settings

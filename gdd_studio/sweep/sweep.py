@@ -19,10 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import RunConfig, resolve_defaults, set_value, validate, validate_for_dataset
+from ..config import (
+    RunConfig,
+    phase1_settings,
+    resolve_defaults,
+    set_value,
+    validate,
+    validate_for_dataset,
+)
 from ..data import ImageDataset
 from ..engine.events import FlagFileControl, RunControl, fmt_elapsed
-from ..engine.trainer import phase1_settings
 from ..errors import ConfigError, GddError, user_message
 from ..evaluation.compare import _fmt
 from ..evaluation.protocol import (
@@ -128,6 +134,40 @@ def member_settings(
     return members
 
 
+def member_configs(
+    base: RunConfig,
+    axes: Sequence[tuple[str, Sequence[Any]]],
+    ablation: bool,
+    data: ImageDataset | None = None,
+) -> list[tuple[str, dict[str, Any], RunConfig]]:
+    """(label, settings, checked config) of every member (checked against the data too,
+    when given); the first member that cannot run says so in one line."""
+    resolve_defaults(base)
+    validate(base)
+    configs = []
+    for label, settings in member_settings(base, axes, ablation):
+        cfg = copy.deepcopy(base)
+        for key, value in settings.items():
+            if key != ABLATION_AXIS:  # a name for what the keys beside it set
+                set_value(cfg, key, value)
+        if "distill.lam" not in settings and "dataset" in settings:
+            cfg.distill.lam = None  # the member's own dataset's default
+        resolve_defaults(cfg)
+        try:
+            validate(cfg)
+            if data is not None:
+                validate_for_dataset(cfg, data.num_classes, data.per_class_counts())
+        except GddError as exc:
+            raise type(exc)(f"member {label}: {exc}") from None
+        configs.append((label, settings, cfg))
+    return configs
+
+
+def phase1_groups(configs: Sequence[RunConfig]) -> int:
+    """How many phase 1s a sweep of these members trains when they share them."""
+    return len({json.dumps(phase1_settings(c), sort_keys=True, default=str) for c in configs})
+
+
 @dataclass(frozen=True)
 class MemberJob:
     """One member's training, as a worker receives it."""
@@ -185,24 +225,7 @@ class Sweep:
 
         if not axes and not ablation:
             raise ConfigError("a sweep needs --axis KEY=V1,V2,... or --ablation")
-        resolve_defaults(base)
-        validate(base)
-        configs = []
-        for label, settings in member_settings(base, axes, ablation):
-            cfg = copy.deepcopy(base)
-            for key, value in settings.items():
-                if key != ABLATION_AXIS:  # a name for what the keys beside it set
-                    set_value(cfg, key, value)
-            if "distill.lam" not in settings and "dataset" in settings:
-                cfg.distill.lam = None  # the member's own dataset's default
-            resolve_defaults(cfg)
-            try:
-                validate(cfg)
-                if data is not None:
-                    validate_for_dataset(cfg, data.num_classes, data.per_class_counts())
-            except GddError as exc:
-                raise type(exc)(f"member {label}: {exc}") from None
-            configs.append((label, settings, cfg))
+        configs = member_configs(base, axes, ablation, data)
         keys = [k for k, _ in axes]
         name = "-".join(["ablation"] * ablation + [k.rsplit(".", 1)[-1] for k in keys])
         sweep_dir = new_sweep_dir(Path(runs_dir), name)
@@ -445,6 +468,7 @@ def sweep_results(sweep_dir: str | Path) -> list[tuple[dict[str, Any], list[dict
 
 
 __all__ = [
-    "ABLATION", "MemberJob", "Sweep", "member_settings", "parse_axis", "split_values",
+    "ABLATION", "MemberJob", "Sweep", "member_configs", "member_settings", "phase1_groups",
+    "parse_axis", "split_values",
     "sweep_results", "train_member_job",
 ]  # fmt: skip

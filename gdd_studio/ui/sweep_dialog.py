@@ -1,15 +1,17 @@
 """The Sweep... dialog: one or two settings to vary and their values, or the ablation set.
 
-It builds nothing of its own: the members are ``sweep.member_settings`` of the base config
+It builds nothing of its own: the members are ``sweep.member_configs`` of the base config
 and the axes (the CLI's ``--axis`` and ``--ablation``), so the dialog and the CLI agree on
 what a sweep is and refuse the same mistakes. Before the sweep starts it shows the number
-of runs and an estimate of the time: the steps of one run (the preset's, or a recorded
-run's of the same dataset and preset) at a recorded step rate.
+of runs and an estimate of the time: the steps of each phase (the preset's, or on the
+training split of a recorded run of the same dataset and preset) at a recorded step rate,
+counting once a phase 1 that members share.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,11 +30,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..config import RunConfig
+from ..config import RunConfig, phase_steps
 from ..engine.events import fmt_duration
 from ..errors import GddError
+from ..rundir.folder import RunFolder
 from ..rundir.records import RunSummary
-from ..sweep.sweep import ABLATION, member_settings, split_values
+from ..sweep.sweep import ABLATION, member_configs, phase1_groups, split_values
 
 # (title, config key, example values)
 SETTINGS: list[tuple[str, str, str]] = [
@@ -53,6 +56,7 @@ class SweepPlan:
     axes: list[tuple[str, list[str]]] = field(default_factory=list)
     ablation: bool = False
     members: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    phase1s: int = 0  # phase 1s the members train (those that agree on it share one)
 
 
 def plan_sweep(base: RunConfig, rows: Iterable[tuple[str, str]], ablation: bool) -> SweepPlan:
@@ -76,10 +80,11 @@ def plan_sweep(base: RunConfig, rows: Iterable[tuple[str, str]], ablation: bool)
     if ablation and any(k in ("distill.loss", "distill.standardize") for k, _ in axes):
         raise GddError("the ablation set varies the matching loss and standardization itself")
     try:
-        members = member_settings(copy.deepcopy(base), axes, ablation)
+        configs = member_configs(copy.deepcopy(base), axes, ablation)
     except GddError as exc:
         raise GddError(_window_words(str(exc), axes)) from None
-    return SweepPlan(axes, ablation, members)
+    members = [(label, settings) for label, settings, _ in configs]
+    return SweepPlan(axes, ablation, members, phase1_groups([c for _, _, c in configs]))
 
 
 def _window_words(message: str, axes: list[tuple[str, list[str]]]) -> str:
@@ -92,17 +97,24 @@ def _window_words(message: str, axes: list[tuple[str, list[str]]]) -> str:
     return message
 
 
-def run_steps(base: RunConfig, recorded: list[RunSummary]) -> int | None:
-    """Steps of one member: the preset's when its epochs are capped, else a recorded
-    run's of the same dataset and preset (they depend on the dataset's size)."""
+def run_steps(base: RunConfig, recorded: list[RunSummary]) -> tuple[int, int] | None:
+    """Steps of phase 1 and phase 2 of one member: the preset's when its epochs are
+    capped, else on the training split a recorded run of the same dataset and preset
+    noted (they depend on the dataset's size)."""
     g, d = base.gan, base.distill
     if g.steps_per_epoch and d.steps_per_epoch:
-        return g.epochs * g.steps_per_epoch + d.epochs * d.steps_per_epoch
+        return phase_steps(base, 2**62)
     for s in recorded:
         info = s.info
-        same = info.get("dataset") == base.dataset and info.get("preset") == base.preset
-        if same and info.get("total_steps"):
-            return int(info["total_steps"])
+        if info.get("dataset") != base.dataset or info.get("preset") != base.preset:
+            continue
+        try:
+            facts = json.loads(RunFolder(s.path).dataset_info.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        n = facts.get("train_images") if isinstance(facts, dict) else None
+        if isinstance(n, int) and n > 0:
+            return phase_steps(base, n)
     return None
 
 
@@ -120,18 +132,28 @@ def recorded_rate(base: RunConfig, recorded: list[RunSummary]) -> tuple[float, s
 
 
 def estimate_text(
-    runs: int, steps: int | None, rate: tuple[float, str] | None, measured: float | None
+    runs: int,
+    steps: tuple[int, int] | None,
+    rate: tuple[float, str] | None,
+    measured: float | None,
+    phase1s: int | None = None,
 ) -> str:
-    """'about 12:00 in all' with how it was reckoned; it is an estimate and says so."""
+    """'about 12:00 in all' with how it was reckoned; it is an estimate and says so.
+
+    ``phase1s``: how many phase 1s the runs train (runs that agree on phase 1 share it).
+    """
     if rate is None and measured:
         rate = (measured, "the last run in this window")
     if steps is None:
         return "Time: no estimate yet (run one run of this dataset and preset first)"
+    p1, p2 = steps
     if rate is None or rate[0] <= 0:
-        return f"{steps:,} steps each; time: no estimate yet (no recorded step rate)"
-    seconds = runs * steps / rate[0]
+        return f"{p1 + p2:,} steps each; time: no estimate yet (no recorded step rate)"
+    phase1s = runs if phase1s is None else phase1s
+    seconds = (phase1s * p1 + runs * p2) / rate[0]
+    shared = f"; the {runs} runs train {phase1s} phase 1s" if phase1s < runs else ""
     return (
-        f"Estimate: about {fmt_duration(seconds)} in all ({steps:,} steps each at "
+        f"Estimate: about {fmt_duration(seconds)} in all ({p1 + p2:,} steps each{shared}; "
         f"{rate[0]:.2f} steps/s, recorded by {rate[1]}; evaluation not included)"
     )
 
@@ -256,7 +278,9 @@ class SweepDialog(QDialog):
         names = "; ".join(label for label, _ in plan.members[:6])
         more = f"; ... ({n - 6} more)" if n > 6 else ""
         self.summary.setText(f"{n} runs: {names}{more}")
-        self.estimate.setText(estimate_text(n, self._steps, self._rate, self._measured))
+        self.estimate.setText(
+            estimate_text(n, self._steps, self._rate, self._measured, plan.phase1s)
+        )
 
     def accept(self) -> None:
         """Start only a sweep that can be made; otherwise say once what to change."""
