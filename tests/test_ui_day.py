@@ -108,14 +108,14 @@ def test_dataset_list_follows_the_data_folder_and_the_message_names_the_window(
 
 def test_save_config_adds_json_and_asks_before_replacing(make_window, tmp_path):
     w = make_window()
-    w.ask_save_path = lambda title, suggested, filters: str(tmp_path / "my-run")
-    assert w._save_config() == tmp_path / "my-run.json"
+    w.setup_area.ask_save_path = lambda title, suggested, filters: str(tmp_path / "my-run")
+    assert w.setup_area.save_config() == tmp_path / "my-run.json"
     assert json.loads((tmp_path / "my-run.json").read_text())["preset"] == "cpu"
     assert not (tmp_path / "my-run").exists()
     asked = []
-    w.confirm_replace = lambda path: asked.append(path) or False
+    w.setup_area.confirm_replace = lambda path: asked.append(path) or False
     (tmp_path / "my-run.json").write_text("{}")
-    assert w._save_config() is None and asked == [tmp_path / "my-run.json"]
+    assert w.setup_area.save_config() is None and asked == [tmp_path / "my-run.json"]
     assert (tmp_path / "my-run.json").read_text() == "{}"
 
 
