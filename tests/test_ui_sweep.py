@@ -60,10 +60,12 @@ def test_dialog_counts_the_runs_and_estimates_the_time(window, tiny):
     dialog.set_axis(0, "distill.tau", "1, 2")
     dialog.set_axis(1, "seed", "0,1,2")
     assert dialog.summary.text().startswith("6 runs: tau=1, seed=0;")
-    # 12 steps each (the tiny preset's capped epochs) x 6 runs at 4 steps/s: 18 s.
+    # 12 steps each (6 + 6: the tiny preset's capped epochs); the runs of one seed share
+    # phase 1: 3 x 6 + 6 x 6 steps at 4 steps/s, 13.5 s (shown as 00:13).
     estimate = dialog.estimate.text()
-    assert estimate.startswith("Estimate: about 00:18") and "12 steps each" in estimate
-    assert "4.00 steps/s" in estimate
+    assert estimate.startswith("Estimate: about 00:13") and "12 steps each" in estimate
+    assert "the 6 runs train 3 phase 1s" in estimate and "4.00 steps/s" in estimate
+    assert dialog.plan is None  # nothing started yet
     dialog.ablation.setChecked(True)
     dialog.set_axis(0, "distill.tau", "")
     assert dialog.summary.text().startswith("12 runs: SKD + standardization, seed=0;")
