@@ -183,7 +183,12 @@ class RunConfig:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
-        return cls.from_json(text)
+        try:
+            return cls.from_json(text)
+        except ConfigError as exc:
+            if str(path) in str(exc):
+                raise
+            raise ConfigError(f"{path}: {exc}") from None
 
 
 # ---- older files ----------------------------------------------------------------------

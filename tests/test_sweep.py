@@ -171,6 +171,17 @@ def test_a_failing_member_is_recorded_and_the_others_go_on(tmp_path, data_file):
     assert any("failed" in line and "other.npz" in line for line in lines)
 
 
+def test_a_member_with_a_damaged_config_fails_alone(tmp_path, data_file):
+    sweep = Sweep.create(tiny_config(f"npz:{data_file}"), [("distill.tau", ["1", "2"])],
+                         tmp_path / "runs")  # fmt: skip
+    (sweep.member_dir(sweep.members[1]) / "config.json").write_text("[]")
+    with torch_threads(1):
+        assert sweep.execute(LocalExecutor()) == {"finished": 1, "failed": 1}
+    done, failed = read_sweep(sweep.dir)["members"]
+    assert "config.json" in failed["message"] and "\n" not in failed["message"]
+    assert done["status"] == "finished"
+
+
 def _start_cli(args, runs, **kw):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     return subprocess.Popen(

@@ -322,9 +322,14 @@ class Sweep:
             reason = f": {m['message']}" if m["message"] else ""
             say(f"member {index}/{n} ({m['label']}): {m['status']}{took}{reason}")
 
-    def _phase1_key(self, m: dict[str, Any]) -> str:
-        cfg = run_config(self.member_dir(m))
-        resolve_defaults(cfg)
+    def _phase1_key(self, m: dict[str, Any]) -> str | None:
+        """What the member's phase 1 depends on; None for a folder whose config cannot be
+        read (it trains on its own and fails there with its own one line)."""
+        try:
+            cfg = run_config(self.member_dir(m))
+            resolve_defaults(cfg)
+        except (GddError, OSError, ValueError):
+            return None
         return json.dumps(phase1_settings(cfg), sort_keys=True, default=str)
 
     def _next_wave(
@@ -341,12 +346,15 @@ class Sweep:
 
         sources: dict[str, Path] = {}
         for m in self.members:
-            if RunFolder(self.member_dir(m)).phase_checkpoint(1).is_file():
-                sources.setdefault(self._phase1_key(m), self.member_dir(m))
+            key = self._phase1_key(m)
+            if key and RunFolder(self.member_dir(m)).phase_checkpoint(1).is_file():
+                sources.setdefault(key, self.member_dir(m))
         wave, waiting, led = [], [], set()
         for m in remaining:
             folder, key = RunFolder(self.member_dir(m)), self._phase1_key(m)
-            if folder.last_checkpoint.exists():
+            if key is None:
+                wave.append(m)
+            elif folder.last_checkpoint.exists():
                 wave.append(m)
                 if key not in sources:
                     led.add(key)  # its phase 1 is under way: the others wait for it
