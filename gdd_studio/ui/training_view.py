@@ -179,11 +179,10 @@ class TrainingView(QWidget):
     # ---- drawing ------------------------------------------------------------------------
     def _apply(self, update: Update) -> None:
         """A folder read: everything it found, the progress from run.json."""
-        if update.log or update.clear_log:
-            if update.clear_log:
-                self.log.clear()
-            if update.log:
-                self.log.appendPlainText("\n".join(update.log))
+        if update.clear_log:
+            self.log.clear()
+        if update.log:
+            self.log.appendPlainText("\n".join(update.log))
         if not self.model.here.running:
             self._show_folder_progress()
         self._draw(update)
