@@ -160,7 +160,8 @@ def main() -> None:
 GUI_CALLS = (  # (class, method): the GUI-thread work at a run's edges
     ("MainWindow", "_on_created"), ("MainWindow", "_on_done"),
     ("MainWindow", "_on_thread_finished"), ("MainWindow", "_drain"), ("MainWindow", "_poll"),
-    ("MainWindow", "refresh_runs"), ("MainWindow", "_read_folder"),
+    ("MainWindow", "refresh_runs"), ("RunsPanel", "refresh"), ("TrainingView", "show_run"),
+    ("TrainingView", "reread"), ("TrainingView", "poll"), ("TrainingView", "drain"),
     ("MainWindow", "_selection_changed"), ("MainWindow", "show_run"),
     ("MainWindow", "show_message"), ("EvalPanel", "set_runs"), ("EvalPanel", "poll"),
     ("EvalPanel", "refresh_results"), ("SetViewer", "set_run"), ("SetViewer", "reload"),
@@ -179,17 +180,27 @@ def _instrument() -> list[tuple[float, str]]:
     """
     import functools
 
-    from gdd_studio.ui import eval_panel, main_window, monitor, set_viewer
+    from gdd_studio.ui import (
+        eval_panel,
+        main_window,
+        monitor,
+        runs_panel,
+        set_viewer,
+        training_view,
+    )  # fmt: skip
 
     classes = {
         "MainWindow": main_window.MainWindow, "EvalPanel": eval_panel.EvalPanel,
+        "RunsPanel": runs_panel.RunsPanel, "TrainingView": training_view.TrainingView,
         "SetViewer": set_viewer.SetViewer, "GridPanel": monitor.GridPanel,
         "LossPanel": monitor.LossPanel,
     }  # fmt: skip
     for path, name in GUI_CALLS:
         cls = classes[path]
         method = cls.__dict__.get(name)
-        if method is None or getattr(method, "_timed", False):
+        if method is None:
+            raise SystemExit(f"bench_ui_latency: {path}.{name} no longer exists; update GUI_CALLS")
+        if getattr(method, "_timed", False):
             continue
 
         @functools.wraps(method)
