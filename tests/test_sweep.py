@@ -433,6 +433,7 @@ def test_members_that_agree_on_phase1_train_it_once_and_end_as_on_their_own(
         leader, follower = m[f"tau=1, seed={seed}"], m[f"tau=4, seed={seed}"]
         assert "phase1_from" not in read_run_info(leader)
         assert read_run_info(follower)["phase1_from"] == leader.name
+        assert read_run_info(follower)["total_steps"] == read_run_info(leader)["total_steps"]
         assert f"phase 1 taken from run {leader.name}" in (follower / "log.txt").read_text()
         # The follower's folder reads as if it had trained phase 1 itself.
         assert _metrics_rows(follower, "1") == _metrics_rows(leader, "1") != []
@@ -465,6 +466,9 @@ def test_phase1_is_only_taken_from_a_run_with_the_same_phase1_settings(tmp_path,
     ):
         target = Run.create(tiny_config(f"npz:{data_file}", **change), tmp_path / "runs")
         assert target.take_phase1(source.dir) is taken, change
+        if taken:  # the runs list shows it halfway: 6 of 12 steps
+            info = read_run_info(target.dir)
+            assert (info["status"], info["step"], info["total_steps"]) == ("created", 6, 12)
         assert target.checkpoint_path.exists() is taken
         assert (target.dir / "metrics.csv").exists() is taken
         # A run with a checkpoint of its own keeps it.

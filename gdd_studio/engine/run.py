@@ -29,6 +29,7 @@ from .. import storage
 from ..config import (
     RunConfig,
     phase1_settings,
+    phase_steps,
     resolve_defaults,
     resolve_device,
     training_settings,
@@ -177,9 +178,16 @@ class Run:
             # last.pt last: until it exists the run starts from step 0 and drops the copies
             storage.atomic_torch_save(self.folder.phase_checkpoint(1), state)
             storage.atomic_torch_save(self.checkpoint_path, state)
+            total = None
+            try:  # the source's training split: this run's phase-2 steps on it
+                facts = json.loads(src.dataset_info.read_text(encoding="utf-8"))
+                total = step + phase_steps(self.cfg, int(facts["train_images"]))[1]
+            except (OSError, ValueError, KeyError, TypeError):
+                pass  # the run writes its total when it starts
             self._write_info(
-                phase=2, step=step, elapsed_s=float(state["elapsed"]), phase1_from=src.dir.name
-            )
+                phase=2, step=step, elapsed_s=float(state["elapsed"]), phase1_from=src.dir.name,
+                **({"total_steps": total} if total else {}),
+            )  # fmt: skip
             self._log(
                 f"phase 1 taken from run {src.dir.name} (same phase-1 settings): its "
                 f"phase-1 checkpoint at step {step}, metrics and grids copied"
