@@ -197,14 +197,9 @@ class Run:
         return True
 
     def _copy_phase1_records(self, src: RunFolder, step: int) -> None:
-        if src.metrics.is_file():
-            text = src.metrics.read_bytes().decode("utf-8", errors="replace")
-            rows = list(csv.reader(io.StringIO(text[: text.rfind("\n") + 1])))
-            if rows and rows[0][:2] == ["phase", "step"]:
-                kept = [rows[0]] + [r for r in rows[1:] if _row_step(r, len(rows[0])) <= step]
-                buf = io.StringIO()
-                csv.writer(buf).writerows(kept)
-                storage.atomic_write_text(self.metrics_path, buf.getvalue())
+        kept = _metrics_upto(src.metrics, step) if src.metrics.is_file() else None
+        if kept is not None:
+            storage.atomic_write_text(self.metrics_path, kept)
         if src.grids.is_dir():
             for png in sorted(src.grids.glob("phase1_*.png")):
                 storage.atomic_write_bytes(self.folder.grids / png.name, png.read_bytes())
@@ -408,14 +403,9 @@ class Run:
         or before the checkpoint are kept.
         """
         if self.metrics_path.exists():
-            text = self.metrics_path.read_bytes().decode("utf-8", errors="replace")
-            complete = text[: text.rfind("\n") + 1]  # a last line without its newline is cut
-            rows = list(csv.reader(io.StringIO(complete)))
-            if rows and rows[0][:2] == ["phase", "step"]:
-                kept = [rows[0]] + [r for r in rows[1:] if _row_step(r, len(rows[0])) <= step]
-                buf = io.StringIO()
-                csv.writer(buf).writerows(kept)
-                storage.atomic_write_text(self.metrics_path, buf.getvalue())
+            kept = _metrics_upto(self.metrics_path, step)
+            if kept is not None:
+                storage.atomic_write_text(self.metrics_path, kept)
             else:  # not even a header: nothing in it is worth keeping
                 self.metrics_path.unlink()
         grids = self.folder.grids
@@ -634,6 +624,20 @@ class Run:
         )
         self._emit(CheckpointSaved(t.step, str(self.checkpoint_path)))
         return self.checkpoint_path
+
+
+def _metrics_upto(path: Path, step: int) -> str | None:
+    """``metrics.csv`` with only its complete rows at or before ``step``; None when the
+    file has no header. A last line without its newline is cut (a kill mid-write), and a
+    damaged row is dropped."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    rows = list(csv.reader(io.StringIO(text[: text.rfind("\n") + 1])))
+    if not rows or rows[0][:2] != ["phase", "step"]:
+        return None
+    kept = [rows[0]] + [r for r in rows[1:] if _row_step(r, len(rows[0])) <= step]
+    buf = io.StringIO()
+    csv.writer(buf).writerows(kept)
+    return buf.getvalue()
 
 
 def _row_step(row: list[str], width: int) -> float:
