@@ -38,6 +38,11 @@ def main() -> int:
         "one, with its evaluation) instead of the short run made here",
     )  # fmt: skip
     parser.add_argument(
+        "--show-sweep", type=Path, metavar="SWEEP_DIR",
+        help="also shoot window-sweep.png: this evaluated sweep selected in its runs folder "
+        "(shown read-only), its members compared in the Evaluation tab",
+    )  # fmt: skip
+    parser.add_argument(
         "--states", default="idle,running,finished,evaluation,distilled-set,candidates",
         help="which shots to take (comma-separated)",
     )  # fmt: skip
@@ -84,7 +89,8 @@ def main() -> int:
     if "idle" in states:
         shoot("window-idle.png")
 
-    if states & {"running", "finished"} or not args.show_run:
+    own_run = {"evaluation", "distilled-set", "candidates"}
+    if states & {"running", "finished"} or (states & own_run and not args.show_run):
         cfg = preset_config("cpu")  # the defaults, with shorter phases
         cfg.gan.epochs, cfg.distill.epochs = args.gan_epochs, args.distill_epochs
         cfg.device = "cpu"
@@ -144,6 +150,19 @@ def main() -> int:
         viewer.zoom.setValue(2)
         viewer.show_candidates.setChecked(True)
         shoot("window-candidates.png")
+    if args.show_sweep:
+        from gdd_studio.ui.main_window import KIND_ROLE
+
+        window.set_runs_dir(args.show_sweep.parent.parent)  # the sweep's runs folder
+        settle(1.0)
+        for row in range(window.runs.count()):
+            item = window.runs.item(row)
+            target = item.data(Qt.ItemDataRole.UserRole) == str(args.show_sweep)
+            if item.data(KIND_ROLE) == "sweep" and target:
+                window.runs.setCurrentRow(row)
+        window.tabs.setCurrentWidget(ev)
+        settle(2.0)
+        shoot("window-sweep.png")
     window.shutdown()
     window.close()
     return 0

@@ -65,6 +65,7 @@ class RunsModel:
         self.here = here
         self.summaries: dict[str, RunSummary] = {}  # run folder -> its summary
         self.sweeps: dict[str, dict[str, Any]] = {}  # sweep folder -> sweep.json
+        self.member_labels: dict[str, str] = {}  # member run folder -> its sweep label
         self.queue_sweep: Path | None = None  # the sweep the queue shows when none runs here
         self._order: list[RunSummary] = []  # newest first
         self._key: tuple = ()
@@ -114,6 +115,8 @@ class RunsModel:
                 path = str(SweepFolder(Path(sweep_dir)).member_dir(str(m.get("run", ""))))
                 if path in self.summaries and path not in grouped:
                     grouped.add(path)
+                    if m.get("label"):
+                        self.member_labels[path] = str(m["label"])
                     block.append(self._run_entry(self.summaries[path], True))
             blocks[sweep_dir] = block
         order = [(float(s.info.get("created", 0) or 0), "run", s) for s in self._order
@@ -141,7 +144,8 @@ class RunsModel:
         return Entry("sweep", str(sweep_dir), self.sweep_text(sweep_dir, doc), tip)
 
     def run_text(self, s: RunSummary, indented: bool = False) -> str:
-        """Dataset, IPC, tau and seed; status (with its percentage) and when it began."""
+        """Dataset, IPC, tau and seed (a sweep's member: what it varies, as the sweep names
+        it, e.g. "DiM's MSE, seed=1"); status (with its percentage) and when it began."""
         info = s.info
         created = info.get("created")
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if created else ""
@@ -155,7 +159,10 @@ class RunsModel:
         dataset = dataset_text(str(info.get("dataset", "?")))
         ipc, tau = info.get("ipc", "?"), info.get("tau", "?")
         seed = f"   seed {info['seed']}" if "seed" in info else ""  # older run.json: none
-        text = f"{dataset}   IPC {ipc}   tau {tau}{seed}\n{status} · {when}"
+        what = f"{dataset}   IPC {ipc}   tau {tau}{seed}"
+        if indented and str(s.path) in self.member_labels:
+            what = self.member_labels[str(s.path)]
+        text = f"{what}\n{status} · {when}"
         if indented:  # a sweep's member, under the sweep's entry
             text = "\n".join(f"      {line}" for line in text.splitlines())
         return text
