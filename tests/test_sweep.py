@@ -375,6 +375,8 @@ def test_ablation_with_evaluation_then_one_chart_and_table(tmp_path, capsys, dat
     assert [r["variant"] for r in distilled] == [
         "SKD + standardization", "SKD, no standardization", "DiM's MSE", "no matching term",
     ]  # fmt: skip
+    # Not every variant's phase 2 is SKD: the series does not say it is.
+    assert {r["series"] for r in distilled} == {"distilled (GAN + phase 2)"}
     # Each member's point is its own evaluation, averaged over its networks.
     for member, point in zip(doc["members"], distilled, strict=True):
         rows = load_results(sweep_dir.parent.parent / member["run"])["results"]

@@ -163,7 +163,11 @@ def sweep_figure(
                             color=colour)  # fmt: skip
             else:
                 xs = [xs_all.index(r["x"]) - 0.4 + width * (j + 0.5) for r in pts]
-                ax.bar(xs, ys, width * 0.92, yerr=es, capsize=3, label=name, color=colour)
+                bars = ax.bar(xs, ys, width * 0.92, yerr=es, capsize=3, label=name, color=colour)
+                # A sweep's variants often differ by tenths of a point: bars from zero
+                # cannot show that, their values can.
+                ax.bar_label(bars, fmt="%.2f", label_type="center", rotation=90,
+                             color="white", fontsize=7)  # fmt: skip
         if numeric:
             ax.set_xticks(sorted(xs_all), [f"{v:g}" for v in sorted(xs_all)])
         else:

@@ -41,6 +41,9 @@ class SweepTable:
         return self.x_key
 
 
+LOSS_KEYS = {"variant", "distill.loss"}  # axes along which phase 2 is not always SKD
+
+
 def sweep_table(sweep_dir: str | Path) -> SweepTable:
     doc = read_sweep(sweep_dir)
     keys = [a["key"] for a in doc.get("axes", [])]
@@ -75,6 +78,10 @@ def sweep_table(sweep_dir: str | Path) -> SweepTable:
             samples, over = list(first.get("accuracies") or [first["mean"]]), "networks"
         acc = np.asarray(samples, dtype=np.float64)
         label = source_title(first)
+        if source == "distilled" and LOSS_KEYS & set(keys):
+            # Members without SKD (the ablation's MSE and no-matching variants) are
+            # distilled all the same: by their phase 2, whatever its matching term.
+            label = label.replace("(GAN + SKD)", "(GAN + phase 2)")
         if extra:
             label += ", " + ", ".join(f"{k.rsplit('.', 1)[-1]}={_fmt(v)}" for k, v in extra)
         table.rows.append({
