@@ -141,6 +141,34 @@ def test_a_two_member_sweep_runs_to_the_end_and_groups_in_the_runs_list(window, 
     assert not window.evaluation.sweep_table.isVisible()
 
 
+def test_an_evaluated_sweep_is_charted_against_its_setting(window, tiny, tmp_path):
+    from gdd_studio.sweep.executors import LocalExecutor
+
+    evaluate = {"ipcs": [1], "archs": ["convnet3"], "repeats": 1, "epochs": 2, "width": 4,
+                "batch_size": 16}  # fmt: skip
+    sweep = Sweep.create(tiny_config(f"npz:{tiny}"), [("distill.tau", ["1", "4"])],
+                         tmp_path / "runs", evaluate=evaluate)  # fmt: skip
+    assert sweep.execute(LocalExecutor()) == {"finished": 2}
+    window.refresh_runs(force=True)
+    (row,) = [i for i, k in enumerate(kinds(window)) if k == "sweep"]
+    window.runs.setCurrentRow(row)
+    ev = window.evaluation
+    # The sweep's own chart comes first: accuracy against tau, a line per source.
+    assert ev.chart_kind.itemText(0) == "against distill.tau, ConvNet-3 IPC 1"
+    assert ev.chart_kind.currentIndex() == 0
+    drawn = {(name, x) for name, x, _, _ in ev.chart.drawn}
+    assert ("distilled (GAN + SKD)", "1") in drawn and ("distilled (GAN + SKD)", "4") in drawn
+    assert ("random real subset", "4") in drawn
+    assert ev.chart.item.getAxis("bottom").labelText.startswith("distill.tau (ConvNet-3")
+    # Saved, it is the CLI's chart of the sweep.
+    ev.ask_save_path = lambda title, suggested, filters: (str(tmp_path / "tau.png"), filters)
+    written = ev.save_chart()
+    assert written == tmp_path / "tau.png" and written.read_bytes()[:4] == b"\x89PNG"
+    # The members' own charts are still offered after it.
+    assert any(ev.chart_kind.itemText(i) == "by network, IPC 1"
+               for i in range(ev.chart_kind.count()))  # fmt: skip
+
+
 def test_stop_mid_sweep_leaves_members_and_the_sweep_resumable(window, qtbot, tiny, tmp_path):
     window.set_config(long_config(tiny))
     dialog = window.open_sweep_dialog()

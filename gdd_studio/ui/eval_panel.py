@@ -14,6 +14,7 @@ File dialogs go through :meth:`EvalPanel.ask_save_path` and overwrites through
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -150,6 +151,7 @@ class EvalPanel(QWidget):
         self._message = message
         self.run_dirs: list[Path] = []
         self.sweep_dir: Path | None = None  # the sweep whose members run_dirs are
+        self._sweep: Any = None  # its table (sweep.table.SweepTable) once it has results
         self.rows: list[dict[str, Any]] = []
         self._filled_from: Path | None = None
         self._job: Job | None = None
@@ -567,6 +569,7 @@ class EvalPanel(QWidget):
 
     def _fill_sweep_table(self) -> None:
         self.sweep_table.setVisible(self.sweep_dir is not None)
+        self._sweep = None
         if self.sweep_dir is None:
             return
         from ..sweep.table import sweep_table, table_text
@@ -577,8 +580,10 @@ class EvalPanel(QWidget):
             "all with Evaluate; the table below pools the seeds)"
         )
         try:
-            text = table_text(sweep_table(self.sweep_dir))
+            self._sweep = sweep_table(self.sweep_dir)
+            text = table_text(self._sweep)
         except GddError:
+            self._sweep = None
             text = (
                 "No member has evaluation results yet: press "
                 f"{'Evaluate' if n == 1 else f'Evaluate {n} runs'} to evaluate them all."
@@ -626,6 +631,13 @@ class EvalPanel(QWidget):
         archs = [a for a in ARCH_TITLES if any(r.get("arch") == a for r in self.rows)]
         self.chart_kind.blockSignals(True)
         self.chart_kind.clear()
+        if self._sweep is not None:  # the sweep's own chart first: against its setting
+            panels = sorted({(str(r["arch"]), r["ipc"]) for r in self._sweep.rows},
+                            key=lambda p: (p[0], math.inf if p[1] is None else p[1]))  # fmt: skip
+            for arch, ipc in panels:
+                budget = "full set" if ipc is None else f"IPC {ipc}"
+                title = f"against {self._sweep.x_key}, {ARCH_TITLES.get(arch, arch)} {budget}"
+                self.chart_kind.addItem(title, ("sweep", (arch, ipc)))
         for ipc in ipcs:
             self.chart_kind.addItem(f"by network, IPC {ipc}", ("arch", ipc))
         if len(ipcs) > 1:
@@ -643,6 +655,11 @@ class EvalPanel(QWidget):
             self.chart.clear_chart(
                 "no results yet: press Evaluate" if self.run_dirs else "no run selected"
             )
+            return
+        if kind[0] == "sweep" and self._sweep is not None:
+            arch, ipc = kind[1]
+            rows = [r for r in self._sweep.rows if str(r["arch"]) == arch and r["ipc"] == ipc]
+            self.chart.show_sweep(rows, self._sweep.x_key, self._sweep.numeric)
             return
         self.chart.show_rows(self.rows, *kind)
 
@@ -726,6 +743,8 @@ class EvalPanel(QWidget):
         except (GddError, IndexError):
             dataset = ""
         what = "runs compared" if len(self.run_dirs) > 1 else "distilled set against baselines"
+        if self._sweep is not None:
+            what = f"accuracy against {self._sweep.x_key}"  # as `chart SWEEP_DIR` titles it
         return f"{dataset}: {what}" if dataset else what
 
     @Slot()
@@ -748,8 +767,15 @@ class EvalPanel(QWidget):
             self.rows
         )  # fmt: skip
         try:
-            written = write_chart(rows, out, chart_kind, overwrite=overwrite,
-                                  title=self._chart_title())  # fmt: skip
+            if chart_kind == "sweep" and self._sweep is not None:
+                from ..sweep.table import write_sweep_chart
+
+                # Every network and IPC of the sweep, as `gdd-studio-cli chart SWEEP_DIR`.
+                written = write_sweep_chart(self._sweep, out, overwrite=overwrite,
+                                            title=self._chart_title())  # fmt: skip
+            else:
+                written = write_chart(rows, out, chart_kind, overwrite=overwrite,
+                                      title=self._chart_title())  # fmt: skip
         except (GddError, OSError) as exc:
             self._message("error", "Cannot save the chart", str(exc))
             return None

@@ -83,11 +83,8 @@ class ResultsChart(pg.PlotWidget):
         self.item.setLabel("bottom", "")
 
     def show_rows(self, rows: list[dict[str, Any]], kind: str, key: Any) -> None:
-        from ..export.charts import COLOURS, ordered_series, series_name
+        from ..export.charts import ordered_series, series_name
 
-        self.item.clear()
-        self.legend.clear()
-        self.drawn, self.value_labels = [], []
         if kind == "arch":  # one IPC: x = network, a bar per series; full-real always shown
             rows = [r for r in rows if r.get("ipc") in (key, None)]
         else:  # one network: x = IPC
@@ -96,69 +93,108 @@ class ResultsChart(pg.PlotWidget):
         if not rows:
             self.clear_chart()
             return
-        self.series = ordered_series(rows)
-        self._fit_legend()
         if kind == "arch":
-            xs_keys = [a for a in ARCH_TITLES if any(r["arch"] == a for r in rows)]
+            xs_keys: list[Any] = [a for a in ARCH_TITLES if any(r["arch"] == a for r in rows)]
             titles = [ARCH_TITLES[a] for a in xs_keys]
-            field = "arch"
-            self.item.setLabel("bottom", f"network (IPC {key})")
+            field, bottom = "arch", f"network (IPC {key})"
         else:
             xs_keys = sorted({r["ipc"] for r in rows})
             titles = [str(i) for i in xs_keys]
-            field = "ipc"
-            self.item.setLabel("bottom", f"images per class ({ARCH_TITLES.get(key, key)})")
+            field, bottom = "ipc", f"images per class ({ARCH_TITLES.get(key, key)})"
+        points: dict[str, list[tuple[int, float, float]]] = {}
+        for name in ordered_series(rows):
+            for i, x_key in enumerate(xs_keys):
+                match = [r for r in rows if r[field] == x_key and series_name(r) == name]
+                if match:
+                    points.setdefault(name, []).append(
+                        (i, 100 * match[0]["mean"], 100 * match[0]["std"])
+                    )
+        self._draw(points, titles, bottom, bars=kind == "arch", decimals=1)
+
+    def show_sweep(self, rows: list[dict[str, Any]], x_key: str, numeric: bool) -> None:
+        """A sweep's points for one network and IPC (``sweep.table`` rows): accuracy against
+        the swept setting, grouped bars for a categorical one, lines for a numeric one."""
+        from ..evaluation.compare import _fmt
+
+        if not rows:
+            self.clear_chart()
+            return
+        xs: list[Any] = []
+        for r in rows:
+            if r["x"] not in xs:
+                xs.append(r["x"])
+        if numeric:
+            xs.sort()
+        points: dict[str, list[tuple[int, float, float]]] = {}
+        for r in rows:
+            points.setdefault(r["series"], []).append(
+                (xs.index(r["x"]), 100 * r["mean"], 100 * r["std"])
+            )
+        for pts in points.values():
+            pts.sort()
+        arch, ipc = rows[0]["arch"], rows[0]["ipc"]
+        budget = "full training set" if ipc is None else f"IPC {ipc}"
+        bottom = f"{x_key} ({ARCH_TITLES.get(arch, arch)}, {budget})"
+        # A sweep's points often differ by tenths of a point: two decimals.
+        self._draw(points, [_fmt(x) for x in xs], bottom, bars=not numeric, decimals=2)
+
+    def _draw(
+        self, points: dict[str, list[tuple[int, float, float]]], titles: list[str],
+        bottom: str, bars: bool, decimals: int,
+    ) -> None:  # fmt: skip
+        """Series of (x index, mean %, std %) as grouped bars or lines, with error bars and
+        value labels; ``drawn`` records them."""
+        from ..export.charts import COLOURS
+
+        self.item.clear()
+        self.legend.clear()
+        self.drawn, self.value_labels = [], []
+        self.series = list(points)
+        self._fit_legend()
+        self.item.setLabel("bottom", bottom)
         n = len(self.series)
         width = 0.8 / n
         top = 0.0
-        label_values = len(rows) <= 16
+        label_values = sum(len(p) for p in points.values()) <= 16
         for j, name in enumerate(self.series):
+            pts = points[name]
             colour = QColor(COLOURS[j % len(COLOURS)])
-            pts = []
-            for i, x_key in enumerate(xs_keys):
-                for r in rows:
-                    if r[field] == x_key and series_name(r) == name:
-                        pts.append((i, 100 * r["mean"], 100 * r["std"], titles[i]))
-                        break
-            if not pts:
-                continue
             x = np.array([p[0] for p in pts], dtype=float)
             y = np.array([p[1] for p in pts])
             e = np.array([p[2] for p in pts])
-            if kind == "arch":
+            if bars:
                 x = x + (j - (n - 1) / 2) * width
-                bars = pg.BarGraphItem(
+                item = pg.BarGraphItem(
                     x=x, height=y, width=width * 0.9, brush=colour, pen=pg.mkPen(None), name=name
                 )
-                self.item.addItem(bars)
-                self.legend.addItem(bars, name)
             else:
-                line = pg.PlotDataItem(
+                item = pg.PlotDataItem(
                     x, y, pen=pg.mkPen(colour, width=2), symbol="o", symbolBrush=colour,
                     symbolPen=None, name=name,
                 )  # fmt: skip
-                self.item.addItem(line)
-                self.legend.addItem(line, name)
-            beam = width * 0.3 if kind == "arch" else 0.08
+            self.item.addItem(item)
+            self.legend.addItem(item, name)
+            beam = width * 0.3 if bars else 0.08
             self.item.addItem(
                 pg.ErrorBarItem(x=x, y=y, top=e, bottom=e, beam=beam, pen=pg.mkPen("#333"))
             )
             if label_values:
                 for xi, yi, ei in zip(x, y, e, strict=True):
-                    if kind == "arch":  # above the bar and its error bar
-                        self.value_labels.append((float(xi), float(yi + ei), f"{yi:.1f}"))
+                    text = f"{yi:.{decimals}f}"
+                    if bars:  # above the bar and its error bar
+                        self.value_labels.append((float(xi), float(yi + ei), text))
                     else:  # beside the point, so the line's labels can stack
-                        self.value_labels.append((float(xi), float(yi), f"{yi:.1f}"))
+                        self.value_labels.append((float(xi), float(yi), text))
             top = max(top, float((y + e).max()))
-            self.drawn += [(name, p[3], p[1], p[2]) for p in pts]
+            self.drawn += [(name, titles[p[0]], p[1], p[2]) for p in pts]
         self.item.getAxis("bottom").setTicks([list(enumerate(titles))])
-        self.item.setXRange(-0.6, len(xs_keys) - 0.4, padding=0)
+        self.item.setXRange(-0.6, len(titles) - 0.4, padding=0)
         y_top = min(105.0, top * 1.08 + 2)
         self.item.setYRange(0, y_top, padding=0)
-        if kind == "ipc":
+        if not bars:
             self.value_labels = spread_labels(self.value_labels, 0.045 * y_top)
         for xi, yi, text in self.value_labels:
-            anchor = (0.5, 1.0) if kind == "arch" else (-0.15, 0.5)
+            anchor = (0.5, 1.0) if bars else (-0.15, 0.5)
             item = pg.TextItem(text, color="#222", anchor=anchor)
             item.setFont(QFont("", 7))
             item.setPos(xi, yi)
