@@ -104,3 +104,34 @@ def test_a_job_started_by_another_ones_end_is_waited_for_too(qtbot):
     wait_for_jobs(owner)
     assert len(follow) == 1 and not follow[0].running
     assert seen_next[-1] == "finished" and jobs_of(owner) == []
+
+
+def test_cyclic_garbage_made_on_a_jobs_thread_is_collected_on_the_gui_thread(qtbot):
+    """A collection on a job's thread can finalize QObjects there (PySide hung a run's
+    thread that way): with the window's collector, only the GUI thread collects."""
+    import gc
+
+    from gdd_studio.ui.jobs import collect_garbage_on_gui_thread
+
+    collect_garbage_on_gui_thread()
+    collect_garbage_on_gui_thread()  # once per process: a second call changes nothing
+    assert not gc.isenabled()
+    finalized_on: set[int] = set()
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            finalized_on.add(threading.get_ident())
+
+    def make_garbage() -> None:
+        for _ in range(5 * gc.get_threshold()[0]):  # well past the first threshold
+            Cycle()
+
+    worker = threading.Thread(target=make_garbage)
+    worker.start()
+    worker.join()
+    assert finalized_on == set()  # nothing collected on the worker's thread
+    qtbot.waitUntil(lambda: bool(finalized_on), timeout=5000)  # the GUI thread's timer
+    assert finalized_on == {threading.get_ident()}

@@ -21,6 +21,23 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from ..engine.events import RunControl
 
+_COLLECTOR: object | None = None
+
+
+def collect_garbage_on_gui_thread() -> None:
+    """Python's cyclic garbage collector runs on whichever thread allocates when a
+    threshold is crossed: on a job's thread it can finalize QObjects (a closed dialog, a
+    replaced chart item) off the GUI thread, which hung a run's thread inside PySide's
+    destructor (seen: a training thread stuck in torch.save's pickling, in gc, in
+    QObject::~QObject). Automatic collection is switched off and done by a timer on the
+    GUI thread instead (pyqtgraph's GarbageCollector, with the same thresholds). Once per
+    process; the window calls it."""
+    global _COLLECTOR
+    if _COLLECTOR is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _COLLECTOR = GarbageCollector(interval=1.0)
+
 
 class Worker(QObject):
     """What a job runs: ``work()`` on the job's thread, reported by four signals.

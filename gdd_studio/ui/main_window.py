@@ -31,7 +31,7 @@ from ..paths import runs_dir as default_runs_dir
 from ..rundir.folder import RunFolder
 from ..view import WindowModel, dataset_text, run_ending, sweep_ending
 from .eval_panel import EvalPanel
-from .jobs import Job, wait_for_jobs
+from .jobs import Job, collect_garbage_on_gui_thread, wait_for_jobs
 from .runs_panel import KIND_ROLE, RunsPanel
 from .set_viewer import SetViewer
 from .setup_area import SetupArea
@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, runs_dir: Path | None = None) -> None:
         super().__init__()
+        collect_garbage_on_gui_thread()  # never on a job's thread
         self.setWindowTitle("GDD Studio")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
