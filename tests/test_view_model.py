@@ -310,10 +310,15 @@ def test_runs_list_groups_a_sweep_and_says_what_runs_where(tmp_path):
     assert model.runs.follow_target(sweep_dir) == b.dir  # the one being trained
     assert not model.runs.sweep_resumable(sweep_dir)  # it runs somewhere
     model.runs.queue_sweep = sweep_dir
+    # The members agree on phase 1 (one config): the one not begun waits for the one
+    # training it, and says so.
     assert [r.texts for r in model.runs.queue_rows()] == [
         ("1. seed=0", "finished", "100 %"), ("2. seed=1", "running", "25 %"),
-        ("3. seed=2", "created", "0 %"),
+        ("3. seed=2", "waits for phase 1 of seed=1", "0 %"),
     ]  # fmt: skip
+    (b.folder.checkpoints).mkdir(exist_ok=True)
+    b.folder.phase_checkpoint(1).write_bytes(b"")  # its phase 1 is done: nothing to wait for
+    assert model.runs.queue_rows()[2].texts == ("3. seed=2", "created", "0 %")
     b.finish("stopped")
     model.runs.refresh()
     assert model.runs.sweep_resumable(sweep_dir)

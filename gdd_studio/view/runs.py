@@ -9,12 +9,16 @@ marked "running here" and show the live progress, not run.json's.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import phase1_settings, resolve_defaults
 from ..errors import GddError
+from ..rundir.artifacts import run_config
+from ..rundir.folder import RunFolder
 from ..rundir.records import RunSummary, list_runs
 from ..rundir.sweeps import SweepFolder, list_sweeps, member_status, read_sweep
 from .training import TRAINING, Here
@@ -66,6 +70,7 @@ class RunsModel:
         self.summaries: dict[str, RunSummary] = {}  # run folder -> its summary
         self.sweeps: dict[str, dict[str, Any]] = {}  # sweep folder -> sweep.json
         self.member_labels: dict[str, str] = {}  # member run folder -> its sweep label
+        self._phase1_keys: dict[Path, str | None] = {}  # member run folder -> phase-1 key
         self.queue_sweep: Path | None = None  # the sweep the queue shows when none runs here
         self._order: list[RunSummary] = []  # newest first
         self._key: tuple = ()
@@ -223,6 +228,40 @@ class RunsModel:
                 target = folder.member_dir(str(m["run"]))
         return target
 
+    def _phase1_key(self, run_dir: Path) -> str | None:
+        """What a member's phase 1 depends on (its config never changes: kept)."""
+        if run_dir not in self._phase1_keys:
+            try:
+                cfg = run_config(run_dir)
+                resolve_defaults(cfg)
+                key: str | None = json.dumps(phase1_settings(cfg), sort_keys=True, default=str)
+            except (GddError, OSError, ValueError):
+                key = None
+            self._phase1_keys[run_dir] = key
+        return self._phase1_keys[run_dir]
+
+    def _waiting_for_phase1(self, sweep_dir: Path, doc: dict[str, Any]) -> dict[Path, str]:
+        """Members not started that will take their phase 1 from a member training it
+        now (the sweep shares phase 1 among members that agree on it): member -> the
+        label of the one they wait for."""
+        if not doc.get("share_phase1", True):
+            return {}
+        folder = SweepFolder(sweep_dir)
+        members = [(folder.member_dir(str(m.get("run", ""))), m) for m in doc["members"]]
+        leaders: dict[str, str] = {}
+        for run_dir, m in members:
+            training = member_status(sweep_dir, m) in TRAINING or run_dir == self.here.run_dir
+            key = self._phase1_key(run_dir)
+            if training and key and not RunFolder(run_dir).phase_checkpoint(1).exists():
+                leaders.setdefault(key, str(m.get("label", run_dir.name)))
+        out = {}
+        for run_dir, m in members:
+            key = self._phase1_key(run_dir)
+            not_begun = member_status(sweep_dir, m) in ("created", "pending")
+            if key in leaders and not_begun and not RunFolder(run_dir).last_checkpoint.exists():
+                out[run_dir] = leaders[key]
+        return out
+
     def queue_rows(self) -> list[QueueRow] | None:
         """The queue: each member of the sweep trained here (else of :attr:`queue_sweep`)
         with its state and progress; None when there is no such sweep to show."""
@@ -232,10 +271,13 @@ class RunsModel:
             return None
         assert sweep_dir is not None
         folder = SweepFolder(sweep_dir)
+        waits = self._waiting_for_phase1(sweep_dir, doc)
         rows = []
         for i, m in enumerate(doc["members"]):
             run_dir = folder.member_dir(str(m.get("run", "")))
             state = member_status(sweep_dir, m)
+            if run_dir in waits:
+                state = f"waits for phase 1 of {waits[run_dir]}"
             info = self.summaries.get(str(run_dir))
             step, total = (info.info.get("step"), info.info.get("total_steps")) if info else (0, 0)
             if run_dir == self.here.run_dir:
