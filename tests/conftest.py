@@ -33,3 +33,17 @@ def make_window(qtbot, tmp_path):
     for w in made:
         w.shutdown()
         assert not w.running and not w.evaluation.evaluating
+
+
+@pytest.fixture
+def window(make_window):
+    """One window on ``tmp_path/runs`` (a test module may override it)."""
+    return make_window()
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """A 3-class NPZ of 12 images a class: runs of a few seconds."""
+    from tests.helpers import write_tiny_npz
+
+    return write_tiny_npz(tmp_path / "tiny.npz", classes=3, per_class=12)

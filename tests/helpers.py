@@ -51,3 +51,11 @@ def tiny_config(dataset: str, **changes) -> RunConfig:
 
         set_value(cfg, key.replace("__", "."), value)
     return cfg
+
+
+def long_config(data, steps=60) -> RunConfig:
+    """A tiny run with enough phase-1 steps to pause or stop it in the middle."""
+    cfg = tiny_config(f"npz:{data}")
+    cfg.gan.epochs, cfg.gan.steps_per_epoch = steps // 3, 3
+    cfg.monitor.checkpoint_every = 10
+    return cfg

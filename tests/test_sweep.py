@@ -416,9 +416,7 @@ def _metrics_rows(run_dir: Path, phase: str) -> list[list[str]]:
     return [r[:3] + r[4:] for r in rows[1:] if r[0] == phase]  # all but the wall-clock time
 
 
-def test_members_that_agree_on_phase1_train_it_once_and_end_as_on_their_own(
-    tmp_path, data_file
-):
+def test_members_that_agree_on_phase1_train_it_once_and_end_as_on_their_own(tmp_path, data_file):
     base = tiny_config(f"npz:{data_file}")
     grid = [("distill.tau", ["1", "4"]), ("seed", ["0", "1"])]
     sweep = Sweep.create(base, grid, tmp_path / "runs")
@@ -500,9 +498,7 @@ def test_a_sweep_stopped_in_the_shared_phase1_resumes_it_once(tmp_path, data_fil
     assert not any((d / "checkpoints" / "last.pt").exists() for d in others)
     lines = []
     with torch_threads(1):
-        assert Sweep.open(sweep.dir).execute(LocalExecutor(), say=lines.append) == {
-            "finished": 3
-        }
+        assert Sweep.open(sweep.dir).execute(LocalExecutor(), say=lines.append) == {"finished": 3}
     assert "resumed from step" in (leader / "log.txt").read_text()
     assert [read_run_info(d).get("phase1_from") for d in others] == [leader.name] * 2
     assert sum(": finished" in line for line in lines) == 3

@@ -29,28 +29,10 @@ from PySide6.QtWidgets import (
 from gdd_studio.config import RunConfig, resolve_defaults
 from gdd_studio.engine.events import RunControl, StepMetrics
 from gdd_studio.engine.run import Run, read_run_info
-from tests.helpers import tiny_config, write_tiny_npz
+from tests.helpers import long_config, tiny_config
 
 TIMEOUT = 90_000  # ms; generous, the machine is shared
 USER = Qt.ItemDataRole.UserRole
-
-
-@pytest.fixture
-def window(make_window):
-    return make_window()
-
-
-@pytest.fixture
-def tiny(tmp_path):
-    return write_tiny_npz(tmp_path / "tiny.npz", classes=3, per_class=12)
-
-
-def long_config(data, steps=60):
-    """A tiny run with enough phase-1 steps to pause or stop it in the middle."""
-    cfg = tiny_config(f"npz:{data}")
-    cfg.gan.epochs, cfg.gan.steps_per_epoch = steps // 3, 3
-    cfg.monitor.checkpoint_every = 10
-    return cfg
 
 
 def wait_idle(qtbot, w):

@@ -38,11 +38,6 @@ def runs(made_runs, tmp_path):
     return [tmp_path / "runs" / n for n in names]
 
 
-@pytest.fixture
-def tiny(tmp_path):
-    return write_tiny_npz(tmp_path / "tiny.npz", classes=3, per_class=12)
-
-
 def select(window, *run_dirs):
     window.runs.clearSelection()
     for k, run_dir in enumerate(run_dirs):

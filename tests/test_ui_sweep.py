@@ -14,27 +14,10 @@ from gdd_studio.rundir.records import RunSummary
 from gdd_studio.rundir.sweeps import list_sweeps, read_sweep
 from gdd_studio.sweep.sweep import Sweep
 from gdd_studio.ui.main_window import KIND_ROLE
-from tests.helpers import tiny_config, write_tiny_npz
+from tests.helpers import long_config, tiny_config
 
 TIMEOUT = 90_000  # ms; generous, the machine is shared
 USER = Qt.ItemDataRole.UserRole
-
-
-@pytest.fixture
-def window(make_window):
-    return make_window()
-
-
-@pytest.fixture
-def tiny(tmp_path):
-    return write_tiny_npz(tmp_path / "tiny.npz", classes=3, per_class=12)
-
-
-def long_config(data, steps=60):
-    cfg = tiny_config(f"npz:{data}")
-    cfg.gan.epochs, cfg.gan.steps_per_epoch = steps // 3, 3
-    cfg.monitor.checkpoint_every = 10
-    return cfg
 
 
 def kinds(window):
