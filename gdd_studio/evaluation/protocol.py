@@ -340,13 +340,7 @@ class Evaluation:
             row = self._row(arch, ipc, source, accuracies, finals, len(labels), epochs)
             row["seconds"] = round(time.perf_counter() - row_start, 2)
             doc = self._keep_row(row, finished_rows)
-        planned = len(self.plan())
-        message = f"{len(finished_rows)} of {planned} rows" if status == "stopped" else ""
-        if status == "stopped":
-            self._log(f"evaluation stopped; {message} saved")
-        self._sink(EvalFinished(status, str(results_path(self.dir)), message))
-        doc["status"] = status
-        return doc
+        return self._end(status, finished_rows, doc)
 
     def _execute_distributed(self, control: RunControl, executor: Any) -> dict[str, Any]:
         """The same grid, each network a job of ``executor``; rows saved as they complete."""
@@ -416,6 +410,10 @@ class Evaluation:
             )
         if control.stop_requested and len(finished_rows) < len(self.plan()):
             status = "stopped"
+        return self._end(status, finished_rows, doc)
+
+    def _end(self, status: str, finished_rows: list[dict[str, Any]], doc: dict) -> dict:
+        """Say how the evaluation ended (a stopped one: how many rows it saved)."""
         planned = len(self.plan())
         message = f"{len(finished_rows)} of {planned} rows" if status == "stopped" else ""
         if status == "stopped":
