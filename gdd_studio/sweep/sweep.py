@@ -374,8 +374,9 @@ class Sweep:
             say(f"{len(waiting)} members wait for a phase 1 they share with another member")
         return wave, waiting
 
-    def _member_eval_settings(self, m: dict[str, Any]) -> tuple[Any, Any, str | None]:
-        """(evaluation settings, sampling or None for the run's own, device) of a member."""
+    def _member_evaluation(self, m: dict[str, Any]) -> _MemberEvaluation:
+        """How the sweep evaluates a member: its run's evaluation settings and sampling
+        with the sweep's overrides, the device, and the keys of its shared rows."""
         overrides = dict(self.doc["evaluate"])
         device = overrides.pop("device", None)
         sampling_overrides = overrides.pop("sampling", {}) or {}
@@ -388,45 +389,37 @@ class Sweep:
             sampling = cfg.sampling
             for key, value in sampling_overrides.items():
                 setattr(sampling, key, value)
-        return settings, sampling, device
-
-    def _shared_row_keys(self, m: dict[str, Any]) -> dict[str, str]:
-        """For the rows that do not depend on a member's own phase 2, what makes two
-        members' rows the same computation: random real rows on the same data with the
-        same evaluation settings and device; GAN-only rows also on the same phase-1
-        generator (a member and those that took its phase 1) and the same selection."""
-        settings, sampling, device = self._member_eval_settings(m)
-        cfg = run_config(self.member_dir(m))
-        resolve_defaults(cfg)
-        settings = copy.deepcopy(settings)
-        if not settings.ipcs:
-            settings.ipcs = [cfg.ipc]
+        # For the rows that do not depend on a member's own phase 2, what makes two
+        # members' rows the same computation: random real rows on the same data with the
+        # same evaluation settings and device; GAN-only rows also on the same phase-1
+        # generator (a member and those that took its phase 1) and the same selection.
+        planned = dataclasses.replace(settings, ipcs=settings.ipcs or [cfg.ipc])
         common = json.dumps(
-            [cfg.dataset, cfg.data_dir, device or cfg.device, dataclasses.asdict(settings)],
+            [cfg.dataset, cfg.data_dir, device or cfg.device, dataclasses.asdict(planned)],
             sort_keys=True, default=str,
         )  # fmt: skip
         origin = read_run_info(self.member_dir(m)).get("phase1_from") or m["run"]
         chosen = dataclasses.asdict(sampling or cfg.sampling)
-        return {
+        keys = {
             "random-real": common,
             "gan-only": common + json.dumps([origin, chosen], sort_keys=True, default=str),
         }
+        return _MemberEvaluation(settings, sampling, device, keys)
 
     def _evaluate(self, executor, control, say, on_event) -> None:
         # Rows measured once serve every member whose row is the same computation.
         known: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
-        def remember(m: dict[str, Any]) -> None:
+        def remember(m: dict[str, Any], plan: _MemberEvaluation) -> None:
             doc = load_results(self.member_dir(m))
-            settings = self._member_eval_settings(m)[0]
-            ours = settings_protocol(settings)
+            ours = settings_protocol(plan.settings)
 
             def same(r: dict[str, Any]) -> bool:  # not a row the user measured otherwise
-                return r.get("n") == settings.repeats and not protocols_differ(
+                return r.get("n") == plan.settings.repeats and not protocols_differ(
                     row_protocol(r), ours
                 )
 
-            for source, key in self._shared_row_keys(m).items():
+            for source, key in plan.keys.items():
                 rows = [r for r in (doc or {}).get("results", [])
                         if r["source"] == source and same(r)]  # fmt: skip
                 if rows and (source, key) not in known:
@@ -437,7 +430,7 @@ class Sweep:
 
         for m in self.members:
             if m.get("evaluated"):
-                remember(m)
+                remember(m, self._member_evaluation(m))
         for m in self.members:
             if m["status"] != DONE or m.get("evaluated") or control.stop_requested:
                 continue
@@ -445,12 +438,13 @@ class Sweep:
             say(f"evaluating member {self.members.index(m) + 1}/{len(self.members)} "
                 f"({m['label']})")  # fmt: skip
             try:
-                settings, sampling, device = self._member_eval_settings(m)
-                rows = [row for source, key in self._shared_row_keys(m).items()
+                plan = self._member_evaluation(m)
+                rows = [row for source, key in plan.keys.items()
                         for row in known.get((source, key), [])]  # fmt: skip
                 evaluation = Evaluation(
-                    run_dir, settings, device=device, sampling=sampling, known_rows=rows
-                )
+                    run_dir, plan.settings, device=plan.device, sampling=plan.sampling,
+                    known_rows=rows,
+                )  # fmt: skip
                 distributed = None if isinstance(executor, LocalExecutor) else executor
                 doc = evaluation.execute(on_event, control, executor=distributed)
             except Exception as exc:  # noqa: BLE001 - recorded; the next member goes on
@@ -460,8 +454,16 @@ class Sweep:
                 continue
             m["evaluated"] = doc.get("status") == DONE
             if m["evaluated"]:
-                remember(m)
+                remember(m, plan)
             self._save()
+
+
+@dataclass(frozen=True)
+class _MemberEvaluation:
+    settings: Any  # EvalConfig
+    sampling: Any  # SamplingConfig, or None for the run's own
+    device: str | None
+    keys: dict[str, str]  # source -> what makes its rows the same computation
 
 
 def sweep_results(sweep_dir: str | Path) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
