@@ -240,24 +240,24 @@ class RunsModel:
             self._phase1_keys[run_dir] = key
         return self._phase1_keys[run_dir]
 
-    def _waiting_for_phase1(self, sweep_dir: Path, doc: dict[str, Any]) -> dict[Path, str]:
+    def _waiting_for_phase1(
+        self, doc: dict[str, Any], members: list[tuple[Path, dict[str, Any], str]]
+    ) -> dict[Path, str]:
         """Members not started that will take their phase 1 from a member training it
         now (the sweep shares phase 1 among members that agree on it): member -> the
-        label of the one they wait for."""
+        label of the one they wait for. ``members``: (run folder, entry, status)."""
         if not doc.get("share_phase1", True):
             return {}
-        folder = SweepFolder(sweep_dir)
-        members = [(folder.member_dir(str(m.get("run", ""))), m) for m in doc["members"]]
         leaders: dict[str, str] = {}
-        for run_dir, m in members:
-            training = member_status(sweep_dir, m) in TRAINING or run_dir == self.here.run_dir
+        for run_dir, m, state in members:
+            training = state in TRAINING or run_dir == self.here.run_dir
             key = self._phase1_key(run_dir)
             if training and key and not RunFolder(run_dir).phase_checkpoint(1).exists():
                 leaders.setdefault(key, str(m.get("label", run_dir.name)))
         out = {}
-        for run_dir, m in members:
+        for run_dir, _, state in members:
             key = self._phase1_key(run_dir)
-            not_begun = member_status(sweep_dir, m) in ("created", "pending")
+            not_begun = state in ("created", "pending")
             if key in leaders and not_begun and not RunFolder(run_dir).last_checkpoint.exists():
                 out[run_dir] = leaders[key]
         return out
@@ -271,11 +271,11 @@ class RunsModel:
             return None
         assert sweep_dir is not None
         folder = SweepFolder(sweep_dir)
-        waits = self._waiting_for_phase1(sweep_dir, doc)
+        members = [(folder.member_dir(str(m.get("run", ""))), m, member_status(sweep_dir, m))
+                   for m in doc["members"]]  # fmt: skip
+        waits = self._waiting_for_phase1(doc, members)
         rows = []
-        for i, m in enumerate(doc["members"]):
-            run_dir = folder.member_dir(str(m.get("run", "")))
-            state = member_status(sweep_dir, m)
+        for i, (run_dir, m, state) in enumerate(members):
             if run_dir in waits:
                 state = f"waits for phase 1 of {waits[run_dir]}"
             info = self.summaries.get(str(run_dir))
