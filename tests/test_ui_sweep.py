@@ -184,7 +184,9 @@ def test_stop_mid_sweep_leaves_members_and_the_sweep_resumable(window, qtbot, ti
 
 
 def test_a_sweep_another_process_trains_appears_and_is_followed(window, qtbot, tiny, tmp_path):
-    sweep = Sweep.create(long_config(tiny, steps=90), [("seed", ["0", "1"])], tmp_path / "runs")
+    # Long enough that the first member is still training when it is looked at and
+    # stopped (90 steps could finish first on an idle machine); stopped, it never runs out.
+    sweep = Sweep.create(long_config(tiny, steps=900), [("seed", ["0", "1"])], tmp_path / "runs")
     control = RunControl()
     writer = threading.Thread(target=sweep.execute, kwargs={"control": control})
     writer.start()
