@@ -46,6 +46,7 @@ from ..rundir.folder import (
     read_run_info,
     write_run_info,
 )
+from ..rundir.records import read_train_images
 from .events import (
     PHASE_NAMES,
     CheckpointSaved,
@@ -178,12 +179,10 @@ class Run:
             # last.pt last: until it exists the run starts from step 0 and drops the copies
             storage.atomic_torch_save(self.folder.phase_checkpoint(1), state)
             storage.atomic_torch_save(self.checkpoint_path, state)
-            total = None
-            try:  # the source's training split: this run's phase-2 steps on it
-                facts = json.loads(src.dataset_info.read_text(encoding="utf-8"))
-                total = step + phase_steps(self.cfg, int(facts["train_images"]))[1]
-            except (OSError, ValueError, KeyError, TypeError):
-                pass  # the run writes its total when it starts
+            # This run's phase-2 steps on the source's training split; without it, the
+            # run writes its total when it starts.
+            n = read_train_images(src.dir)
+            total = step + phase_steps(self.cfg, n)[1] if n else None
             self._write_info(
                 phase=2, step=step, elapsed_s=float(state["elapsed"]), phase1_from=src.dir.name,
                 **({"total_steps": total} if total else {}),

@@ -149,21 +149,29 @@ def list_grids(run_dir: Path) -> list[tuple[int, int, Path]]:
     return sorted(out)
 
 
-def read_classes(run_dir: Path) -> list[str] | None:
-    """The class names the run recorded (``dataset.json``), or None before it exists.
-
-    Unlike ``artifacts.dataset_info`` this never loads the dataset: a window asks it on
-    its GUI thread to label the grid's rows.
-    """
+def read_dataset_facts(run_dir: Path) -> dict[str, Any]:
+    """What the run recorded of its dataset (``dataset.json``), or {} before it exists or
+    when it is unreadable. Unlike ``artifacts.dataset_info`` this never loads the dataset:
+    the window asks it on its GUI thread."""
     import json
 
     try:
-        classes = json.loads((RunFolder(run_dir).dataset_info).read_text(encoding="utf-8"))[
-            "classes"
-        ]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+        facts = json.loads((RunFolder(run_dir).dataset_info).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return facts if isinstance(facts, dict) else {}
+
+
+def read_classes(run_dir: Path) -> list[str] | None:
+    """The class names the run recorded (``dataset.json``), or None before it exists."""
+    classes = read_dataset_facts(run_dir).get("classes")
     return [str(c) for c in classes] if isinstance(classes, list) else None
+
+
+def read_train_images(run_dir: Path) -> int | None:
+    """The size of the training split the run recorded, or None."""
+    n = read_dataset_facts(run_dir).get("train_images")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
 
 
 def read_log_tail(run_dir: Path, max_lines: int = 500) -> list[str]:

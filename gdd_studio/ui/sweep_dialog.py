@@ -11,7 +11,6 @@ counting once a phase 1 that members share.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,8 +32,7 @@ from PySide6.QtWidgets import (
 from ..config import RunConfig, phase_steps
 from ..engine.events import fmt_duration
 from ..errors import GddError
-from ..rundir.folder import RunFolder
-from ..rundir.records import RunSummary
+from ..rundir.records import RunSummary, read_train_images
 from ..sweep.sweep import ABLATION, member_configs, phase1_groups, split_values
 
 # (title, config key, example values)
@@ -108,12 +106,8 @@ def run_steps(base: RunConfig, recorded: list[RunSummary]) -> tuple[int, int] | 
         info = s.info
         if info.get("dataset") != base.dataset or info.get("preset") != base.preset:
             continue
-        try:
-            facts = json.loads(RunFolder(s.path).dataset_info.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        n = facts.get("train_images") if isinstance(facts, dict) else None
-        if isinstance(n, int) and n > 0:
+        n = read_train_images(s.path)
+        if n:
             return phase_steps(base, n)
     return None
 
