@@ -17,13 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gdd_studio.config import set_value, validate  # noqa: E402
 from gdd_studio.engine.run import Run  # noqa: E402
-from gdd_studio.rundir.artifacts import load_checkpoint, run_config  # noqa: E402
+from gdd_studio.rundir.artifacts import run_config  # noqa: E402
 
 
 def main() -> None:
@@ -43,15 +41,12 @@ def main() -> None:
     dst = src.parent / f"{src.name}-{args.name}"
     if dst.exists():
         raise SystemExit(f"{dst} exists")
-    (dst / "checkpoints").mkdir(parents=True)
-    for name in ("dataset.json",):
-        shutil.copy(src / name, dst / name)
+    dst.mkdir(parents=True)
+    shutil.copy(src / "dataset.json", dst / "dataset.json")
     cfg.save(dst / "config.json")
-    state = load_checkpoint(src / "checkpoints" / "phase1.pt")
-    state["config_json"] = cfg.to_json()
-    torch.save(state, dst / "checkpoints" / "last.pt")
-    torch.save(state, dst / "checkpoints" / "phase1.pt")
     run = Run.open(dst)
+    if not run.take_phase1(src):  # as a sweep's members share one phase 1
+        raise SystemExit(f"{src} has no phase-1 checkpoint with these phase-1 settings")
     t0 = time.perf_counter()
     status = run.execute(lambda e: None)
     print(f"{dst}: {status} in {time.perf_counter() - t0:.0f} s")
