@@ -82,6 +82,10 @@ class ConvNet3(nn.Module):
         """Return class logits (N, K)."""
         return self.classifier(self.features(x).flatten(1))
 
+    def embed(self, x: Tensor) -> Tensor:
+        """Penultimate features (N, width * 16): what distribution matching compares."""
+        return self.features(x).flatten(1)
+
 
 def _norm_layer(norm: str) -> Callable[[int], nn.Module]:
     """A ResNet's norm: "batch" (BatchNorm2d) or "instance" (as ``_instance_norm``)."""
