@@ -12,9 +12,9 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from .config import PRESETS, RunConfig, merge_dict, preset_config, set_value
+from .config import PRESETS, RunConfig, merge_dict, not_text_message, preset_config, set_value
 from .engine.events import fmt_duration
 from .errors import GddError
 
@@ -29,6 +29,8 @@ def build_config(args: argparse.Namespace) -> RunConfig:
             file_data = json.loads(Path(args.config).read_text(encoding="utf-8"))
         except OSError as exc:
             raise GddError(f"cannot read config file {args.config}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise GddError(not_text_message(args.config)) from None
         except json.JSONDecodeError as exc:
             raise GddError(f"config file {args.config} is not valid JSON: {exc}") from None
         if not isinstance(file_data, dict):
@@ -191,10 +193,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
         raise GddError(f"run {run.dir} has already finished; nothing to resume")
     if status in ("running", "paused"):
         raise GddError(busy_message(run.dir, run._info))
-    if args.restart and not run.lost_checkpoint:
+    if args.restart and not (run.lost_checkpoint or run.damaged_checkpoint):
         raise GddError(
-            f"--restart is only for a run whose checkpoint is missing; {run.dir} resumes "
-            "from its own"
+            f"--restart is only for a run whose checkpoint is missing or damaged; {run.dir} "
+            "resumes from its own"
         )
     return _execute(run, args.quiet)
 
@@ -526,8 +528,17 @@ def _selection_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line on stderr (the README's promise for bad input),
+    not its usage block; ``--help`` still prints the usage. Subcommands inherit it."""
+
+    def error(self, message: str) -> NoReturn:
+        line = " ".join(message.split())
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {line} (see {self.prog} --help)\n")
+
+
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gdd-studio-cli",
         description="Generative dataset distillation (GAN + self-knowledge distillation), "
         "headless.",
@@ -565,7 +576,8 @@ def make_parser() -> argparse.ArgumentParser:
     resume.add_argument("--quiet", action="store_true")
     resume.add_argument(
         "--restart", action="store_true",
-        help="start over from step 0 when the run's checkpoints/last.pt is missing",
+        help="when the run's checkpoints/last.pt is missing or damaged (kept aside): go on "
+        "from its latest whole phase checkpoint, else start over from step 0",
     )  # fmt: skip
     resume.set_defaults(func=cmd_resume)
 

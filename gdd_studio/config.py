@@ -183,12 +183,19 @@ class RunConfig:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(not_text_message(path)) from None
         try:
             return cls.from_json(text)
         except ConfigError as exc:
             if str(path) in str(exc):
                 raise
             raise ConfigError(f"{path}: {exc}") from None
+
+
+def not_text_message(path: str | Path) -> str:
+    """The one line for a config file that is not UTF-8 text (a binary or a wrong encoding)."""
+    return f"config file {path} is not a readable JSON text file (it is not UTF-8 text)"
 
 
 # ---- older files ----------------------------------------------------------------------

@@ -16,6 +16,11 @@ from typing import IO, Any
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
 from .errors import NO_SPACE, DiskFullError, no_space_message
 from .paths import normal_mode
 
@@ -36,6 +41,7 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        hold_while_writing(fd)
         if hasattr(os, "fchmod"):
             os.fchmod(fd, normal_mode())
         with os.fdopen(fd, "wb") as fh:
@@ -49,6 +55,18 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
         except OSError:
             pass
         raise
+
+
+def hold_while_writing(fd: int) -> None:
+    """Lock the temporary file for as long as it is open: a lock that can be taken marks
+    a temporary file whose writer is gone (killed mid-write), which whoever next opens the
+    folder to write may remove (``rundir.folder.clear_stale_temporaries``). The operating
+    system drops the lock with the process, however it ends."""
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            pass  # a file system without locks: the cleaner falls back on the file's age
 
 
 def atomic_write_bytes(path: Path, data: bytes | memoryview) -> None:

@@ -296,12 +296,14 @@ def test_resume_removes_stale_temporaries(tiny_dataset, tmp_path):
     ]
     for p in stale:
         p.write_bytes(b"\0" * 1024)
-    fresh_eval = run.dir / "eval" / ".results.json.z.tmp"  # another process may write it now
+    fresh_eval = run.dir / "eval" / ".results.json.z.tmp"  # another process writes it now
     fresh_eval.parent.mkdir()
-    fresh_eval.write_bytes(b"{")
-    assert Run.open(run.dir).execute() == "finished"
-    assert not any(p.exists() for p in stale)
-    assert fresh_eval.exists()
+    with open(fresh_eval, "wb") as fh:
+        storage.hold_while_writing(fh.fileno())  # as a live writer does
+        fh.write(b"{")
+        assert Run.open(run.dir).execute() == "finished"
+        assert not any(p.exists() for p in stale)
+        assert fresh_eval.exists()
 
 
 def test_results_of_another_protocol_are_never_mixed(tmp_path):
@@ -335,3 +337,147 @@ def test_results_of_another_protocol_are_never_mixed(tmp_path):
     labels = {r["label"] for r in comparison_rows([run.dir, other.dir])}
     assert any("3 epochs" in s for s in labels) and any("2 epochs" in s for s in labels)
     assert np.all([("[" in s) for s in labels])
+
+
+# ---- issue 19: damaged and foreign files ---------------------------------------------
+
+
+def test_a_config_that_is_not_utf8_is_one_line_naming_it(tiny_dataset, tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b'{"dataset": "mnist-sample", "note": "caf\xe9 \xff"}\n')
+    assert main(["run", "--config", str(bad), "--runs-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert str(bad) in err and "not a readable JSON text file" in err
+    run = _stopped_run(tiny_dataset, tmp_path / "runs", 4)
+    run.folder.config.write_bytes(bad.read_bytes())
+    assert main(["resume", str(run.dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(run.folder.config) in err
+    assert "not a readable JSON text file" in err
+
+
+GARBAGE = b"\x89PNG\r\n\x1a\n\x00\x00\rIHDR\x00\x10\r\x08\x06garbage\r\x00\x00x\n" * 4
+
+
+def test_garbage_metrics_are_kept_aside_and_the_run_resumes(reference, tiny_dataset, tmp_path,
+                                                             capsys):  # fmt: skip
+    run = _stopped_run(tiny_dataset, tmp_path / "runs", 4)
+    run.metrics_path.write_bytes(GARBAGE)
+    assert main(["resume", str(run.dir)]) == 0
+    assert _same(reference, torch.load(run.generator_path, weights_only=True))
+    (aside,) = run.dir.glob("metrics.damaged-*.csv")
+    assert aside.read_bytes() == GARBAGE  # kept as it was
+    assert aside.name in capsys.readouterr().err
+    assert _steps(run) == list(range(5, TOTAL + 1))  # the log starts again after step 4
+    assert read_run_info(run.dir)["status"] == "finished"
+
+
+def _damage(path) -> bytes:
+    bad = b"PK\x03\x04 not a checkpoint " + path.read_bytes()[100:400]
+    path.write_bytes(bad)
+    return bad
+
+
+def test_a_damaged_checkpoint_is_refused_naming_the_way_out(tiny_dataset, tmp_path, capsys):
+    run = _stopped_run(tiny_dataset, tmp_path / "runs", 4)
+    bad = _damage(run.checkpoint_path)
+    assert main(["resume", str(run.dir)]) == 2
+    err = capsys.readouterr().err
+    assert f"resume --restart {run.dir}" in err and "step 0" in err
+    assert run.checkpoint_path.read_bytes() == bad  # nothing touched
+
+
+def test_restart_goes_on_from_the_whole_phase1_checkpoint(reference, tiny_dataset, tmp_path,
+                                                           capsys):  # fmt: skip
+    run = _stopped_run(tiny_dataset, tmp_path / "runs", 8)  # phase 1 ends at step 6
+    bad = _damage(run.checkpoint_path)
+    assert main(["resume", str(run.dir)]) == 2
+    assert "phase1.pt (step 6" in capsys.readouterr().err
+    assert main(["resume", "--restart", str(run.dir)]) == 0
+    err = capsys.readouterr().err
+    assert "going on from phase1.pt (step 6)" in err
+    (aside,) = run.folder.checkpoints.glob("last.damaged-*.pt")
+    assert aside.read_bytes() == bad and aside.name in err
+    assert _same(reference, torch.load(run.generator_path, weights_only=True))
+    assert _steps(run) == list(range(1, TOTAL + 1))  # rows after step 6 written once
+
+
+def test_restart_with_no_whole_checkpoint_starts_over(reference, tiny_dataset, tmp_path):
+    run = _stopped_run(tiny_dataset, tmp_path / "runs", 4)
+    _damage(run.checkpoint_path)
+    assert main(["resume", "--restart", str(run.dir)]) == 0
+    assert _same(reference, torch.load(run.generator_path, weights_only=True))
+    assert _steps(run) == list(range(1, TOTAL + 1))
+    assert len(list(run.folder.checkpoints.glob("last.damaged-*.pt"))) == 1
+
+
+def test_a_killed_write_leaves_no_temporary_behind(tiny_dataset, tmp_path):
+    """A kill while distilled/ipc<N>.npz was written leaves its temporary file unlocked
+    (its writer is gone); a write in progress holds its lock and keeps its file."""
+    run = _stopped_run(tiny_dataset, tmp_path / "runs", 4)
+    stale = run.dir / "distilled" / ".ipc2.npz.k1ll3d.tmp"
+    stale.parent.mkdir()
+    stale.write_bytes(b"\0" * 4096)
+    live = run.dir / "eval" / ".results.json.w0rk.tmp"
+    live.parent.mkdir()
+    with open(live, "wb") as fh:
+        storage.hold_while_writing(fh.fileno())
+        fh.write(b"{")
+        assert Run.open(run.dir).execute() == "finished"
+        assert not stale.exists() and live.exists()
+    assert "distilled/.ipc2.npz.k1ll3d.tmp" in run.folder.log.read_text()
+
+
+def test_evaluation_never_writes_through_a_link_out_of_the_run(tiny_dataset, tmp_path, capsys):
+    run = Run.create(tiny_config(tiny_dataset), tmp_path / "runs")
+    assert run.execute() == "finished"
+    elsewhere = tmp_path / "shared-results"
+    elsewhere.mkdir()
+    theirs = elsewhere / "results.json"
+    theirs.write_text('{"someone": "else"}\n')
+    (run.dir / "eval").symlink_to(elsewhere, target_is_directory=True)
+    flags = ["--ipc", "1", "--archs", "convnet3", "--repeats", "1", "--epochs", "1",
+             "--width", "4", "--no-gan-only"]  # fmt: skip
+    assert main(["evaluate", str(run.dir), *flags]) == 2
+    err = capsys.readouterr().err
+    assert "outside the run folder" in err and str(elsewhere) in err
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["results.json"]
+    assert theirs.read_text() == '{"someone": "else"}\n'
+
+
+def test_a_results_file_not_written_by_us_is_kept_aside(tiny_dataset, tmp_path, capsys):
+    from gdd_studio.evaluation.protocol import load_results
+
+    run = Run.create(tiny_config(tiny_dataset), tmp_path / "runs")
+    assert run.execute() == "finished"
+    (run.dir / "eval").mkdir()
+    (run.dir / "eval" / "results.json").write_text('{"someone": "else"}\n')
+    flags = ["--ipc", "1", "--archs", "convnet3", "--repeats", "1", "--epochs", "1",
+             "--width", "4", "--no-gan-only"]  # fmt: skip
+    assert main(["evaluate", str(run.dir), *flags]) == 0
+    (aside,) = (run.dir / "eval").glob("results.unreadable-*.json")
+    assert aside.read_text() == '{"someone": "else"}\n'
+    assert aside.name in capsys.readouterr().err
+    assert len(load_results(run.dir)["results"]) == 2  # distilled and random real
+
+
+def test_a_hidden_class_folder_is_named_not_silently_dropped(tmp_path):
+    from PIL import Image
+
+    from gdd_studio.data import load_dataset
+
+    root = tmp_path / "shapes"
+    for split in ("train", "test"):
+        for cls in ("circle", "square", ".triangle"):
+            (root / split / cls).mkdir(parents=True)
+            for i in range(3):
+                Image.new("L", (8, 8), 40 * i).save(root / split / cls / f"{i}.png")
+    data = load_dataset(f"folder:{root}")
+    assert data.classes == ["circle", "square"]
+    assert len(data.notes) == 2 and all(".triangle" in n for n in data.notes)
+    cfg = tiny_config(f"folder:{root}", ipc=1)
+    run = Run.create(cfg, tmp_path / "runs")
+    assert run.execute() == "finished"
+    log = run.folder.log.read_text()
+    assert f"warning: folder {root / 'train' / '.triangle'} is left out" in log

@@ -305,6 +305,26 @@ def _class_folders(split_dir: Path) -> list[Path]:
     )
 
 
+def hidden_folder_notes(root: Path) -> list[str]:
+    """One line for each folder under ``train/`` or ``test/`` whose name starts with '.':
+    it is not read as a class (``.ipynb_checkpoints`` and the like are not classes), and a
+    user who named a class so must hear that it was left out."""
+    notes = []
+    for split in ("train", "test"):
+        try:
+            hidden = sorted(
+                p for p in (root / split).iterdir() if p.is_dir() and p.name.startswith(".")
+            )
+        except OSError:
+            continue
+        for p in hidden:
+            notes.append(
+                f"folder {p} is left out: a name starting with '.' is a hidden folder, not "
+                "a class (rename it to use it as one)"
+            )
+    return notes
+
+
 def _image_files(class_dir: Path) -> list[Path]:
     return sorted(
         p

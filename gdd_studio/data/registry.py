@@ -92,6 +92,9 @@ class ImageDataset:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     source: str
+    # What loading left out or changed that the user should hear of (one line each); a
+    # run logs them as warnings.
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # Cheap shape/dtype checks (no pass over the data, so to(device) stays cheap).
@@ -442,7 +445,9 @@ def load_dataset(
     if kind == "folder":
         assert path is not None
         arrays = formats.read_image_folder(path)
-        return _make(f"folder:{path}", arrays, f"image folder {path}", None)
+        data = _make(f"folder:{path}", arrays, f"image folder {path}", None)
+        data.notes.extend(formats.hidden_folder_notes(path))
+        return data
     if kind == "npz":
         assert path is not None
         return _make(f"npz:{path}", formats.read_npz(path), f"npz file {path}", None)

@@ -38,12 +38,21 @@ from ..config import (
 )
 from ..data import ImageDataset, load_dataset
 from ..errors import CheckpointError, DiskFullError, GddError, user_message
-from ..rundir.artifacts import load_checkpoint, write_dataset_info
+from ..rundir.artifacts import (
+    CheckpointCheck,
+    check_checkpoints,
+    load_checkpoint,
+    write_dataset_info,
+)
 from ..rundir.folder import (
+    WRITTEN_FOLDERS,
     RunFolder,
     busy_message,
+    clear_stale_temporaries,
+    keep_aside,
     new_run_dir,
     read_run_info,
+    require_inside,
     write_run_info,
 )
 from ..rundir.records import read_train_images
@@ -87,7 +96,8 @@ class Run:
         self._sink: EventSink = lambda e: None
         self._pending: list[tuple[int, int, int, dict[str, Tensor]]] = []
         self._info: dict[str, Any] = {}
-        self.restart = False  # start over from step 0 although the run had a checkpoint
+        self.restart = False  # its last.pt is missing or damaged: go on from what is whole
+        self._check: CheckpointCheck | None = None
         self.folder = RunFolder(self.dir)
         self._lock = self.folder.lock()
 
@@ -128,8 +138,9 @@ class Run:
     def open(cls, run_dir: str | Path, restart: bool = False) -> Run:
         """Reopen a run folder to resume it, its config checked as ``create`` checks one.
 
-        ``restart``: the run's checkpoint is gone; start over from step 0 and clear what
-        the earlier attempt recorded (metrics, grids, phase checkpoints).
+        ``restart``: the run's ``last.pt`` is gone or damaged (a damaged one is kept aside);
+        go on from its latest whole phase checkpoint, or else start over from step 0 and
+        clear what the earlier attempt recorded (metrics, grids, phase checkpoints).
         """
         path = Path(run_dir)
         if not RunFolder(path).config.is_file():
@@ -209,6 +220,24 @@ class Run:
         resuming would silently start over, so it needs ``restart``."""
         step = self._info.get("step")
         return isinstance(step, int) and step > 0 and not self.checkpoint_path.exists()
+
+    def checkpoint_check(self) -> CheckpointCheck:
+        """Whether ``last.pt`` loads and, where not, what a restart goes on from (read once)."""
+        if self._check is None:
+            self._check = check_checkpoints(self.dir, self._same_training)
+        return self._check
+
+    @property
+    def damaged_checkpoint(self) -> str | None:
+        """The one-line reason ``last.pt`` cannot be loaded, or None (whole or missing)."""
+        return self.checkpoint_check().damaged if self.checkpoint_path.exists() else None
+
+    def _same_training(self, state: dict[str, Any]) -> bool:
+        try:
+            saved = RunConfig.from_json(state["config_json"])
+        except (GddError, KeyError, TypeError):
+            return False
+        return training_settings(saved) == training_settings(self.cfg)
 
     # ---- info file (run.json): what a runs list shows ----
     def _write_info(self, **changes: Any) -> None:
@@ -309,6 +338,8 @@ class Run:
             f"{data.source}: {len(data.x_train)} training and {len(data.x_test)} test images, "
             f"{data.num_classes} classes, {data.channels}x{data.image_size}x{data.image_size}"
         )
+        for note in data.notes:
+            self._log(note, "warning")
         write_dataset_info(self.dir, cfg.dataset, data)
         data = data.to(device)
         trainer = Trainer(cfg, data, device)
@@ -324,13 +355,20 @@ class Run:
         if self.lost_checkpoint and not self.restart:
             raise CheckpointMissingError(
                 f"{self.checkpoint_path} is missing although the run had reached step "
-                f"{self._info.get('step')}: resuming would start over from step 0; "
-                "resume with --restart to do that (its metrics and grids are cleared)"
+                f"{self._info.get('step')}: resuming would start over; resume with "
+                f"--restart ('gdd-studio-cli resume --restart {self.dir}'), which "
+                f"{self.checkpoint_check().plan()}"
             )
-        if self.restart and self.lost_checkpoint:
-            self._clear_records()
+        if self.restart:
+            self._restart_from_whole()
         if self.checkpoint_path.exists():
-            state = load_checkpoint(self.checkpoint_path)
+            try:
+                state = load_checkpoint(self.checkpoint_path)
+            except CheckpointError as exc:
+                raise CheckpointError(
+                    f"{exc}; 'gdd-studio-cli resume --restart {self.dir}' keeps it aside "
+                    f"and {self.checkpoint_check().plan()}"
+                ) from None
             saved = RunConfig.from_json(state["config_json"])
             if training_settings(saved) != training_settings(cfg):
                 raise CheckpointError(
@@ -354,26 +392,31 @@ class Run:
         return trainer
 
     def _remove_stale_temporaries(self) -> None:
-        """Hidden ``.*.tmp`` files a killed writer left (an atomic write's first half).
+        """Hidden ``.*.tmp`` files a killed writer left (an atomic write's first half); a
+        file another process is writing now (an evaluation under eval/) is locked and
+        stays. Writes through a link out of the run folder are refused first."""
+        require_inside(self.dir, *(self.dir / sub for sub in WRITTEN_FOLDERS if sub))
+        for tmp in clear_stale_temporaries(self.dir):
+            self._log(f"removed {tmp.relative_to(self.dir)}, left by a write that was cut off")
 
-        Only the trainer writes the folder itself, checkpoints/ and grids/, and we hold the
-        lock: all of those go. An evaluation or export in another process may be writing
-        under distilled/, eval/ or selection/ right now, so there only old ones go.
-        """
-        now = time.time()
-        for sub, min_age in (("", 0), ("checkpoints", 0), ("grids", 0), ("distilled", 3600),
-                             ("eval", 3600), ("selection", 3600)):  # fmt: skip
-            folder = self.dir / sub
-            try:
-                found = list(folder.glob(".*.tmp"))
-            except OSError:
-                continue
-            for tmp in found:
-                try:
-                    if now - tmp.stat().st_mtime >= min_age:
-                        tmp.unlink()
-                except OSError:
-                    continue
+    def _restart_from_whole(self) -> None:
+        """``restart``: keep a damaged ``last.pt`` aside, then go on from the latest whole
+        phase checkpoint, or start over from step 0 when there is none."""
+        check = self.checkpoint_check()
+        if check.damaged is None and not (check.missing and self.lost_checkpoint):
+            return  # last.pt is whole, or the run never had one: nothing to restart
+        if check.damaged is not None:
+            aside = keep_aside(self.checkpoint_path, "damaged")
+            self._log(f"{check.damaged}: kept aside as checkpoints/{aside.name}", "warning")
+        if check.fallback is None:
+            self._clear_records()
+            return
+        storage.atomic_write_bytes(self.checkpoint_path, check.fallback.read_bytes())
+        self._log(
+            f"restart: going on from {check.fallback.name} (step {check.fallback_step}); what "
+            "was recorded after it is cleared",
+            "warning",
+        )
 
     def _clear_records(self) -> None:
         """Before a restart from step 0: nothing of the earlier attempt may mix in."""
@@ -405,8 +448,15 @@ class Run:
             kept = _metrics_upto(self.metrics_path, step)
             if kept is not None:
                 storage.atomic_write_text(self.metrics_path, kept)
-            else:  # not even a header: nothing in it is worth keeping
+            elif b"\n" not in self.metrics_path.read_bytes():  # not even a whole header
                 self.metrics_path.unlink()
+            else:  # not a metrics table: a log, so the run goes on; the file is kept
+                aside = keep_aside(self.metrics_path, "damaged")
+                self._log(
+                    f"metrics.csv is damaged (not a metrics table): kept aside as {aside.name}; "
+                    f"the metrics start again after step {step}",
+                    "warning",
+                )
         grids = self.folder.grids
         if grids.is_dir():
             for png in grids.glob("*.png"):
@@ -630,7 +680,10 @@ def _metrics_upto(path: Path, step: int) -> str | None:
     file has no header. A last line without its newline is cut (a kill mid-write), and a
     damaged row is dropped."""
     text = path.read_bytes().decode("utf-8", errors="replace")
-    rows = list(csv.reader(io.StringIO(text[: text.rfind("\n") + 1])))
+    try:
+        rows = list(csv.reader(io.StringIO(text[: text.rfind("\n") + 1])))
+    except csv.Error:  # not CSV at all (a stray carriage return, a NUL byte)
+        return None
     if not rows or rows[0][:2] != ["phase", "step"]:
         return None
     kept = [rows[0]] + [r for r in rows[1:] if _row_step(r, len(rows[0])) <= step]

@@ -71,7 +71,7 @@ from ..rundir.artifacts import (
     run_config,
     synthetic_set_path,
 )
-from ..rundir.folder import RunFolder
+from ..rundir.folder import RunFolder, clear_stale_temporaries, keep_aside, require_inside
 from ..rundir.sweeps import eval_stop_flag
 
 SOURCES = ("distilled", "gan-only", "random-real", "full-real")
@@ -236,12 +236,30 @@ class Evaluation:
         self._sink = on_event or (lambda e: None)
         control = control or RunControl()
         try:
+            self._open_to_write()
             if executor is None:
                 return self._execute(control)
             return self._execute_distributed(control, executor)
         except Exception as exc:
             self._sink(EvalFinished("failed", str(results_path(self.dir)), user_message(exc)))
             raise
+
+    def _open_to_write(self) -> None:
+        """Before anything is written: never through a link out of the run folder, no
+        temporary file a killed write left, and a results file this layout cannot read
+        (someone else's, or damaged) kept aside rather than replaced."""
+        folder = RunFolder(self.dir)
+        require_inside(self.dir, folder.eval, folder.distilled(0).parent, folder.selection)
+        for tmp in clear_stale_temporaries(self.dir, ("eval", "distilled", "selection")):
+            self._log(f"removed {tmp.relative_to(self.dir)}, left by a write that was cut off")
+        path = results_path(self.dir)
+        if path.exists() and load_results(self.dir) is None:
+            aside = keep_aside(path, "unreadable")
+            self._log(
+                f"{path.name} is not an evaluation this program wrote (or it is damaged): "
+                f"kept aside as {aside.name}",
+                "warning",
+            )
 
     def _setup(self, control: RunControl) -> tuple[ImageDataset, Any, DSA | None, Tensor]:
         """The data on the device, its normalizer, DSA and the normalized test split:

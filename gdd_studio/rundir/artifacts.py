@@ -134,6 +134,52 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
+@dataclass(frozen=True)
+class CheckpointCheck:
+    """What a run can resume from: its ``last.pt``, or where that is missing or damaged,
+    the latest whole phase checkpoint (``phase2.pt``, ``phase1.pt``) of the same config."""
+
+    damaged: str | None  # last.pt's one-line load error, when it is there but unreadable
+    missing: bool  # last.pt is not there
+    fallback: Path | None  # the latest whole phase checkpoint, or None (then: step 0)
+    fallback_step: int = 0
+
+    def plan(self) -> str:
+        """What a restart does, in words the CLI prints and the window asks with."""
+        if self.fallback is not None:
+            return (
+                f"goes on from {self.fallback.name} (step {self.fallback_step}, the end of "
+                f"phase {self.fallback.stem[-1]})"
+            )
+        return "starts over from step 0 (its metrics and grids are cleared)"
+
+
+def check_checkpoints(run_dir: Path, same_training: Any = None) -> CheckpointCheck:
+    """Load ``last.pt`` (and, when it is missing or damaged, the phase checkpoints) to say
+    what a resume can start from. ``same_training(state)`` tells whether a phase
+    checkpoint belongs to this run's config (default: any GDD Studio checkpoint)."""
+    folder = RunFolder(run_dir)
+    damaged = None
+    missing = not folder.last_checkpoint.exists()
+    if not missing:
+        try:
+            load_checkpoint(folder.last_checkpoint)
+            return CheckpointCheck(None, False, None)
+        except CheckpointError as exc:
+            damaged = str(exc)
+    for phase in (2, 1):
+        path = folder.phase_checkpoint(phase)
+        if not path.is_file():
+            continue
+        try:
+            state = load_checkpoint(path)
+        except CheckpointError:
+            continue
+        if same_training is None or same_training(state):
+            return CheckpointCheck(damaged, missing, path, int(state.get("step", 0)))
+    return CheckpointCheck(damaged, missing, None)
+
+
 def synthetic_set_path(
     run_dir: Path, ipc: int, source: str = "distilled", selection: str | None = None
 ) -> Path:

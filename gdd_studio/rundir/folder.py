@@ -19,6 +19,7 @@ from typing import Any
 
 from .. import storage
 from ..errors import GddError
+from ..storage import fcntl
 from .lock import RunLock, is_locked
 
 ACTIVE = ("running", "paused")
@@ -98,6 +99,93 @@ class RunFolder:
         return RunLock(self.dir)
 
 
+# ---- writing safely into a folder others may have touched -----------------------------
+
+# Sub-folders whose temporary files a process that opens the run to write may clear.
+WRITTEN_FOLDERS = ("", "checkpoints", "grids", "distilled", "eval", "selection")
+_GRACE_S = 2.0  # an empty temporary file younger than this may not be locked by its writer yet
+_UNLOCKED_AGE_S = 3600.0  # without file locks, an old one is taken for a dead writer's
+
+
+def clear_stale_temporaries(
+    run_dir: Path, folders: tuple[str, ...] = WRITTEN_FOLDERS
+) -> list[Path]:
+    """Remove the hidden ``.<name>.<random>.tmp`` files that a killed write left (the first
+    half of ``storage.atomic_write``); returns those removed.
+
+    A writer holds a lock on its temporary file while it writes, so a file whose lock can
+    be taken has no writer: another process writing the same folder (an evaluation next
+    to a training) keeps its file. Where locks are not available, only old files go.
+    """
+    removed = []
+    now = time.time()
+    for sub in folders:
+        folder = Path(run_dir) / sub
+        try:
+            found = [p for p in folder.glob(".*.tmp") if p.is_file() and not p.is_symlink()]
+        except OSError:
+            continue
+        for tmp in found:
+            try:
+                st = tmp.stat()
+                # An empty one may be in the instant between its creation and its lock.
+                young = st.st_size == 0 and now - st.st_mtime < _GRACE_S
+                if young or not _writer_gone(tmp, now):
+                    continue
+                tmp.unlink()
+                removed.append(tmp)
+            except OSError:
+                continue
+    return removed
+
+
+def _writer_gone(tmp: Path, now: float) -> bool:
+    if fcntl is None:  # pragma: no cover - Windows
+        return now - tmp.stat().st_mtime >= _UNLOCKED_AGE_S
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # its writer holds it
+    finally:
+        os.close(fd)  # drops the lock we may have taken
+    return True
+
+
+def outside_link(run_dir: Path, path: Path) -> Path | None:
+    """Where ``path`` (in the run folder) really leads when a symbolic link on the way
+    takes it out of the run folder; None when it stays inside (or does not exist yet)."""
+    root = Path(run_dir).resolve()
+    real = Path(path).resolve()
+    return None if real == root or root in real.parents else real
+
+
+def require_inside(run_dir: Path, *paths: Path) -> None:
+    """Refuse to write through a link out of the run folder (``eval/`` pointing at another
+    run's or a shared folder): what we write there would replace someone else's files."""
+    for path in paths:
+        real = outside_link(run_dir, path)
+        if real is not None:
+            raise GddError(
+                f"{path} is a link to {real}, outside the run folder {run_dir}: nothing is "
+                "written through it; replace the link with a folder"
+            )
+
+
+def keep_aside(path: Path, why: str) -> Path:
+    """Rename a file we will not use or overwrite (damaged, or not ours) to a name beside
+    it that says so, ``<stem>.<why>-<time><suffix>``; returns the new path."""
+    path = Path(path)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 1000):
+        extra = "" if n == 1 else f"-{n}"
+        target = path.with_name(f"{path.stem}.{why}-{stamp}{extra}{path.suffix}")
+        if not target.exists():
+            os.replace(path, target)
+            return target
+    raise GddError(f"cannot keep {path} aside")  # pragma: no cover
+
+
 def write_run_info(run_dir: Path, info: dict[str, Any]) -> None:
     storage.atomic_write_text(RunFolder(run_dir).info, json.dumps(info, indent=2) + "\n")
 
@@ -173,6 +261,7 @@ def _process_alive(info: dict[str, Any]) -> bool:
 
 
 __all__ = [
-    "RunFolder", "RunLock", "busy_message", "is_locked", "new_run_dir", "read_run_info",
+    "RunFolder", "RunLock", "busy_message", "clear_stale_temporaries", "is_locked",
+    "keep_aside", "new_run_dir", "outside_link", "read_run_info", "require_inside",
     "write_run_info",
 ]  # fmt: skip

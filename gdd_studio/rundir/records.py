@@ -10,7 +10,6 @@ checkpoint). No Qt here, so the same readers serve scripts and tests.
 from __future__ import annotations
 
 import csv
-import io
 import os
 import re
 from dataclasses import dataclass, field
@@ -82,7 +81,12 @@ class MetricsReader:
             self._header = None
         if not text:
             return [], restarted
-        rows = list(csv.reader(io.StringIO(text)))
+        rows = []
+        for line in text.splitlines():
+            try:
+                rows.extend(csv.reader([line]))
+            except csv.Error:
+                continue  # not CSV (a damaged file); resume keeps such a file aside
         if self._header is None and rows:
             self._header, rows = rows[0], rows[1:]
         out = []
