@@ -38,3 +38,32 @@ def test_lost_checkpoint_asks_and_restarts_only_when_told(make_window, qtbot, tm
     assert read_run_info(run.dir)["status"] == "finished"
     steps = [int(r["step"]) for r in csv.DictReader(open(run.metrics_path, encoding="utf-8"))]
     assert steps == list(range(1, 13))  # the earlier attempt's rows are gone, not mixed in
+
+
+def test_damaged_checkpoint_asks_and_goes_on_from_phase1(make_window, qtbot, tmp_path):
+    data = write_tiny_npz(tmp_path / "tiny.npz")
+    control = RunControl()
+
+    def stop_at_8(e):
+        if isinstance(e, Progress) and e.step == 8:
+            control.stop()
+
+    run = Run.create(tiny_config(f"npz:{data}"), tmp_path / "runs")
+    assert run.execute(stop_at_8, control) == "stopped"
+    run.checkpoint_path.write_bytes(b"not a checkpoint")
+
+    window = make_window()
+    asked = []
+    window.confirm_restart = lambda path: asked.append(path) or False
+    qtbot.waitUntil(lambda: window.runs.count() == 1, timeout=10_000)
+    window.runs.setCurrentRow(0)
+    window.resume_button.click()
+    assert asked == [run.dir] and not window.running
+    assert run.checkpoint_path.read_bytes() == b"not a checkpoint"  # nothing touched
+
+    window.confirm_restart = lambda path: True
+    window.resume_button.click()
+    qtbot.waitUntil(lambda: not window.running, timeout=TIMEOUT)
+    assert read_run_info(run.dir)["status"] == "finished"
+    assert len(list(run.folder.checkpoints.glob("last.damaged-*.pt"))) == 1
+    assert "going on from phase1.pt (step 6)" in run.folder.log.read_text()

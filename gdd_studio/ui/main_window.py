@@ -228,7 +228,7 @@ class MainWindow(QMainWindow):
         if self.running or summary is None:
             return
         restart = False
-        if summary.lost_checkpoint:
+        if summary.lost_checkpoint or self._damaged_checkpoint(summary):
             if not self.confirm_restart(summary.path):
                 return
             restart = True
@@ -500,14 +500,36 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
+    @staticmethod
+    def _damaged_checkpoint(summary: Any) -> bool:
+        """A resumable run whose last.pt does not load (read on the click, not per refresh)."""
+        if not summary.resumable or not RunFolder(summary.path).last_checkpoint.exists():
+            return False
+        from ..rundir.artifacts import check_checkpoints
+
+        return check_checkpoints(summary.path).damaged is not None
+
     def _ask_restart(self, run_dir: Path) -> bool:
-        answer = QMessageBox.question(
-            self,
-            "Checkpoint missing",
-            f"{run_dir.name} has lost its checkpoint (checkpoints/last.pt).\n"
-            "Resuming can only start it over from step 0; its metrics and grids are "
-            "cleared. Start over?",
-        )
+        from ..rundir.artifacts import check_checkpoints
+
+        check = check_checkpoints(run_dir)
+        if check.damaged is not None:
+            title = "Checkpoint damaged"
+            what = "Its checkpoint (checkpoints/last.pt) is damaged; it is kept aside.\n"
+        else:
+            title = "Checkpoint missing"
+            what = "It has lost its checkpoint (checkpoints/last.pt).\n"
+        if check.fallback is not None:
+            how = (
+                f"Resuming goes on from {check.fallback.name}, the end of phase "
+                f"{check.fallback.stem[-1]} (step {check.fallback_step}). Go on from there?"
+            )
+        else:
+            how = (
+                "Resuming can only start it over from step 0; its metrics and grids are "
+                "cleared. Start over?"
+            )
+        answer = QMessageBox.question(self, title, f"{run_dir.name}: {what}{how}")
         return answer == QMessageBox.StandardButton.Yes
 
     def _ask_close(self) -> bool:
