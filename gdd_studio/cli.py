@@ -70,11 +70,14 @@ class ConsoleReporter:
 
     def __call__(self, event: Any) -> None:
         from .engine.events import EvalProgress, EvalResult, LogMessage, Progress, RunFinished
+        from .evaluation.dm_real import DmProgress
 
         if isinstance(event, Progress):
             self._progress(event)
         elif isinstance(event, EvalProgress):
             self._eval_progress(event)
+        elif isinstance(event, DmProgress):
+            self._dm_progress(event)
         elif isinstance(event, EvalResult) and self.quiet:
             r = event.row
             budget = "all" if r["ipc"] is None else f"IPC {r['ipc']}"
@@ -124,6 +127,17 @@ class ConsoleReporter:
             frac,
             f"network {p.index}/{p.total} ({p.arch} {budget} {p.source}) "
             f"epoch {p.epoch}/{p.epochs} ETA {eta}",
+        )
+
+    def _dm_progress(self, p: Any) -> None:
+        if not self._due(p.iteration == p.iterations):
+            return
+        frac = p.iteration / p.iterations if p.iterations else 0.0
+        total = p.iterations or "(timing)"
+        self._bar(
+            frac,
+            f"DM from real, IPC {p.ipc}: iteration {p.iteration}/{total} "
+            f"ETA {fmt_duration(p.eta_s)}",
         )
 
     def _bar(self, frac: float, text: str) -> None:
@@ -232,6 +246,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         settings.gan_only = False
     if args.no_dsa:
         settings.dsa = False
+    if args.dm_real or args.dm_minutes is not None:
+        settings.dm_real, settings.dm_minutes = True, args.dm_minutes
     sampling = _sampling_override(args)
     executor = _executor(args)
     evaluation = Evaluation(args.run_dir, settings, device=args.device, sampling=sampling)
@@ -396,6 +412,8 @@ def _evaluate_overrides(text: str) -> dict[str, Any]:
         out["gan_only"] = False
     if ns.no_dsa:
         out["dsa"] = False
+    if ns.dm_real or ns.dm_minutes is not None:
+        out["dm_real"], out["dm_minutes"] = True, ns.dm_minutes
     probe = EvalConfig()
     for key, value in out.items():
         setattr(probe, key, value)
@@ -604,6 +622,14 @@ def make_parser() -> argparse.ArgumentParser:
     ev.add_argument("--full-real", action="store_true", help="add the full-training-set bound")
     ev.add_argument("--no-gan-only", action="store_true", help="skip the phase-1 baseline")
     ev.add_argument("--no-dsa", action="store_true", help="train without DSA augmentation")
+    ev.add_argument(
+        "--dm-real", action="store_true",
+        help="add DM from random real images, given the run's own training time",
+    )  # fmt: skip
+    ev.add_argument(
+        "--dm-minutes", type=float, metavar="M",
+        help="minutes of DM for --dm-real instead of the run's training time (implies it)",
+    )  # fmt: skip
     ev.add_argument(
         "--protocol", choices=["fixed", "on-the-fly"], help="on-the-fly: [DiM], not the default"
     )

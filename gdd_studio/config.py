@@ -122,6 +122,8 @@ class EvalConfig:
     full_real_epochs: int = 30  # passes over the whole training set for that upper bound
     gan_only: bool = True  # also the phase-1 generator (before SKD), when its checkpoint exists
     seed: int = 0
+    dm_real: bool = False  # also DM from random real images (evaluation/dm_real.py)
+    dm_minutes: float | None = None  # its budget; None = the run's own training time
 
 
 @dataclass
@@ -538,6 +540,8 @@ def validate_evaluation(e: EvalConfig) -> None:
     for ipc in e.ipcs:
         if ipc < 1:
             raise ConfigError(f"evaluation IPC must be at least 1, got {ipc}")
+    if e.dm_minutes is not None and not e.dm_minutes > 0:
+        raise ConfigError(f"evaluation.dm_minutes must be greater than 0, got {e.dm_minutes}")
 
 
 def validate_for_dataset(cfg: RunConfig, num_classes: int, per_class: list[int]) -> None:

@@ -21,7 +21,7 @@ from .protocol import load_results, protocol_tag, protocols_differ, row_protocol
 # Settings that do not change what a run's generator learns.
 IGNORED_PREFIXES = ("evaluation.", "monitor.")
 IGNORED_KEYS = {"device", "data_dir", "download"}
-GENERATOR_FREE = ("random-real", "full-real")
+GENERATOR_FREE = ("random-real", "dm-real", "full-real")
 MAX_LABEL_KEYS = 3
 
 

@@ -73,17 +73,19 @@ from ..rundir.artifacts import (
 )
 from ..rundir.folder import RunFolder, clear_stale_temporaries, keep_aside, require_inside
 from ..rundir.sweeps import eval_stop_flag
+from .dm_real import DM_REAL, budget_minutes, dm_real_set
 
-SOURCES = ("distilled", "gan-only", "random-real", "full-real")
+SOURCES = ("distilled", "gan-only", "random-real", DM_REAL, "full-real")
 SOURCE_TITLES = {
     "distilled": "distilled (GAN + SKD)",
     "gan-only": "GAN only (phase 1)",
     "random-real": "random real subset",
+    DM_REAL: "DM from real",
     "full-real": "full real training set",
 }
 RESULT_COLUMNS = [
     "arch", "ipc", "source", "selection", "n", "mean", "std", "accuracies", "images", "epochs",
-    "protocol", "report", "width", "dsa", "seconds",
+    "protocol", "report", "width", "dsa", "seconds", "dm_iterations", "dm_minutes",
 ]  # fmt: skip
 RESULTS_VERSION = 2  # of eval/results.json; absent = 1 (see the module's docstring)
 CHECKS = 5  # test-set checks of the best-of-checks report [DiM]
@@ -187,6 +189,11 @@ class Evaluation:
         self._data = data
         self._sink: EventSink = lambda e: None
         self._known = {(r["arch"], r["ipc"], r["source"]): dict(r) for r in known_rows}
+        self._dm_meta: dict[int, dict[str, Any]] = {}
+        if self.settings.dm_real:  # refused now, before anything is trained, if unknown
+            self.dm_minutes, self.dm_minutes_from = budget_minutes(
+                self.dir, self.settings.dm_minutes
+            )
 
     @property
     def has_gan_only(self) -> bool:
@@ -198,6 +205,8 @@ class Evaluation:
         sources = ["distilled", "random-real"]
         if s.gan_only and self.has_gan_only:
             sources.insert(1, "gan-only")
+        if s.dm_real:
+            sources.append(DM_REAL)
         rows: list[tuple[str, int | None, str]] = []
         for arch in s.archs:
             rows += [(arch, ipc, src) for ipc in s.ipcs for src in sources]
@@ -336,6 +345,12 @@ class Evaluation:
                             raise
                         status = "stopped"  # during the observer's training
                         break
+                if source == DM_REAL and (source, ipc) not in sets:
+                    made = self._dm_set(ipc)
+                    if made is None:
+                        status = "stopped"
+                        break
+                    sets[(source, ipc)] = made
                 images, labels, epochs, seed = self._inputs(data, arch, ipc, source, r, sets)
                 x = norm(_to_float(images, self.device))
                 refresh = None
@@ -378,6 +393,9 @@ class Evaluation:
         # The generators' sets are made here, once, before any worker starts: a worker
         # only reads them, so no two workers ever choose the same set at once.
         for _, ipc, source in plan:
+            if source == DM_REAL and self._dm_set(ipc) is None:  # made once, here
+                self._sink(EvalFinished("stopped", str(results_path(self.dir)), "0 rows"))
+                return dict(doc, status="stopped")
             if source in SOURCES_WITH_GENERATOR:
                 try:
                     self._synthetic_set(source, ipc, load_run_generator(self.dir, source))
@@ -455,6 +473,8 @@ class Evaluation:
             if (source, ipc) not in self._sets:
                 generator = load_run_generator(self.dir, source)
                 self._sets[(source, ipc)] = self._synthetic_set(source, ipc, generator)
+        if source == DM_REAL and (source, ipc) not in self._sets:
+            self._sets[(source, ipc)] = self._dm_set(ipc)  # stored by the caller already
         images, labels, epochs, seed = self._inputs(data, arch, ipc, source, repeat, self._sets)
         x = norm(_to_float(images, self.device))
         refresh = None
@@ -492,6 +512,25 @@ class Evaluation:
             )
         x = torch.from_numpy(stored.images).permute(0, 3, 1, 2).contiguous().to(self.device)
         return x, torch.from_numpy(stored.labels).to(self.device)
+
+    def _dm_set(self, ipc: int) -> tuple[Tensor, Tensor] | None:
+        """The dm-real set of ``ipc`` (evaluation/dm_real.py), made once and stored in
+        eval/; it starts from the random real baseline's first subset. None if stopped."""
+        data, s = self._loaded, self.settings
+        assert data is not None  # _setup ran
+        digits = dataset_family(self.run_cfg.dataset) == "mnist"
+        strategy = DIGIT_STRATEGY if digits else DSA_STRATEGY
+        subset_seed = s.seed * 1000 + ipc  # as _inputs draws the first random real subset
+        made = dm_real_set(
+            self.dir, data, ipc, self.dm_minutes,
+            random_real_indices(data.y_train, ipc, data.num_classes, subset_seed), strategy,
+            seed=s.seed, subset_seed=subset_seed, on_progress=self._sink,
+            should_stop=lambda: self._control.stop_requested, log=self._log,
+        )  # fmt: skip
+        if made is None:
+            return None
+        self._dm_meta[ipc] = made.meta
+        return made.images, made.labels
 
     def _on_the_fly(self, g: Generator, labels: Tensor, norm, seed: int):
         """[DiM] A fresh draw from the generator every epoch, same labels."""
@@ -568,6 +607,11 @@ class Evaluation:
         }
         if s.report == "best-of-checks":
             row["final_accuracies"] = [round(float(a), 6) for a in finals]
+        if source == DM_REAL:
+            meta = self._dm_meta[ipc]
+            row.update(dm_iterations=meta["iterations"], dm_minutes=meta["minutes_asked"],
+                       dm_minutes_taken=meta["minutes_taken"],
+                       dm_minutes_from=self.dm_minutes_from)  # fmt: skip
         return row
 
     def _move_aside(self, old: dict[str, Any], rows: list[dict[str, Any]]) -> None:

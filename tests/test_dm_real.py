@@ -1,0 +1,166 @@
+"""The dm-real baseline (evaluation/dm_real.py): DM from a random real subset, at a budget."""
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from gdd_studio.cli import main
+from gdd_studio.config import EvalConfig
+from gdd_studio.data import load_dataset
+from gdd_studio.engine.events import RunControl
+from gdd_studio.engine.run import Run
+from gdd_studio.errors import ConfigError
+from gdd_studio.evaluation.dm_real import (
+    DmProgress,
+    budget_minutes,
+    dm_real_set,
+    dm_set_path,
+    run_minutes,
+)
+from gdd_studio.evaluation.protocol import (
+    Evaluation,
+    load_results,
+    random_real_indices,
+    results_path,
+    source_title,
+)
+from gdd_studio.models.augment import DSA_STRATEGY
+from gdd_studio.rundir.artifacts import run_config
+from tests.helpers import tiny_config, write_tiny_npz
+
+MINUTES = 0.001  # the fewest iterations: the timed ones
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dmrun")
+    data = write_tiny_npz(root / "tiny.npz", classes=3, per_class=12)
+    run = Run.create(tiny_config(f"npz:{data}"), root / "runs")
+    assert run.execute() == "finished"
+    return run.dir
+
+
+@pytest.fixture
+def run_dir(finished_run, tmp_path):
+    """A copy of the finished run, so each test starts without an evaluation."""
+    target = tmp_path / finished_run.name
+    shutil.copytree(finished_run, target, ignore=shutil.ignore_patterns("eval"))
+    return target
+
+
+def settings(**changes) -> EvalConfig:
+    s = EvalConfig(
+        archs=["convnet3"], ipcs=[2], epochs=2, repeats=2, width=4, batch_size=16,
+        gan_only=False, dm_real=True, dm_minutes=MINUTES,
+    )  # fmt: skip
+    for key, value in changes.items():
+        setattr(s, key, value)
+    return s
+
+
+def test_dm_real_is_a_row_of_the_results_table_and_csv(run_dir):
+    events = []
+    doc = Evaluation(run_dir, settings(), device="cpu").execute(events.append)
+    assert doc["status"] == "finished"
+    by = {r["source"]: r for r in doc["results"]}
+    assert set(by) == {"distilled", "random-real", "dm-real"}
+    row = by["dm-real"]
+    assert source_title(row) == "DM from real"
+    assert row["n"] == 2 and row["images"] == 6 and row["epochs"] == 2
+    assert row["dm_iterations"] >= 5 and row["dm_minutes"] == MINUTES
+    assert row["dm_minutes_taken"] >= 0 and row["dm_minutes_from"] == "asked"
+    # Its progress was reported while the set was made.
+    progress = [e for e in events if isinstance(e, DmProgress)]
+    assert progress and progress[-1].iteration == progress[-1].iterations == row["dm_iterations"]
+    with open(results_path(run_dir).with_suffix(".csv"), newline="") as fh:
+        table = {t["source"]: t for t in csv.DictReader(fh)}
+    assert table["dm-real"]["dm_iterations"] == str(row["dm_iterations"])
+    assert table["random-real"]["dm_iterations"] == ""
+    # The stored set: the random real baseline's first subset, moved by DM.
+    with np.load(dm_set_path(run_dir, 2, 0, MINUTES)) as f:
+        meta = json.loads(str(f["meta"]))
+        images, labels = f["images"], f["labels"]
+    assert meta["iterations"] == row["dm_iterations"] and meta["minutes_asked"] == MINUTES
+    data = load_dataset(run_config(run_dir).dataset)
+    idx = random_real_indices(data.y_train, 2, 3, seed=2)
+    assert labels.tolist() == data.y_train[idx].tolist()
+    start = data.x_train[idx].permute(0, 2, 3, 1).numpy()
+    assert images.shape == start.shape and not np.array_equal(images, start)
+
+
+def test_a_second_evaluation_reuses_the_stored_set(run_dir):
+    first = Evaluation(run_dir, settings(), device="cpu").execute()
+    path = dm_set_path(run_dir, 2, 0, MINUTES)
+    stamp = path.stat().st_mtime_ns
+    logs = []
+    second = Evaluation(run_dir, settings(), device="cpu").execute(
+        lambda e: logs.append(getattr(e, "message", ""))
+    )
+    assert path.stat().st_mtime_ns == stamp
+    assert any("from eval/" in m for m in logs)
+    row = {r["source"]: r for r in first["results"]}["dm-real"]
+    again = {r["source"]: r for r in second["results"]}["dm-real"]
+    assert again["accuracies"] == row["accuracies"]
+    assert again["dm_iterations"] == row["dm_iterations"]
+
+
+def test_the_recorded_count_makes_the_same_set_again(run_dir, tmp_path):
+    data = load_dataset(run_config(run_dir).dataset)
+    idx = random_real_indices(data.y_train, 2, 3, seed=7)
+    timed = dm_real_set(run_dir, data, 2, MINUTES, idx, DSA_STRATEGY, subset_seed=7)
+    assert timed is not None and timed.new
+    count = timed.meta["iterations"]
+    other = tmp_path / "elsewhere"
+    again = dm_real_set(other, data, 2, MINUTES, idx, DSA_STRATEGY, subset_seed=7,
+                        iterations=count)  # fmt: skip
+    assert again.meta["iterations"] == count
+    assert torch.equal(again.images, timed.images)
+    assert torch.equal(again.labels, timed.labels)
+
+
+def test_stop_during_the_making_keeps_no_set_and_no_row(run_dir):
+    control = RunControl()
+
+    def on_event(e):
+        if isinstance(e, DmProgress):
+            control.stop()
+
+    doc = Evaluation(run_dir, settings(), device="cpu").execute(on_event, control)
+    assert doc["status"] == "stopped"
+    assert not dm_set_path(run_dir, 2, 0, MINUTES).exists()
+    saved = load_results(run_dir)
+    assert all(r["source"] != "dm-real" for r in (saved or {"results": []})["results"])
+
+
+def test_the_budget_is_the_run_training_time_unless_asked(run_dir):
+    minutes = run_minutes(run_dir)
+    assert minutes is not None and minutes > 0
+    assert budget_minutes(run_dir, None) == (minutes, "the run's training time")
+    assert budget_minutes(run_dir, 2.5) == (2.5, "asked")
+    info = json.loads((run_dir / "run.json").read_text())
+    del info["elapsed_s"]
+    (run_dir / "run.json").write_text(json.dumps(info))
+    with pytest.raises(ConfigError, match="--dm-minutes"):
+        Evaluation(run_dir, settings(dm_minutes=None), device="cpu")
+    Evaluation(run_dir, settings(), device="cpu")  # the minutes asked need no record
+
+
+def test_cli_flag_adds_the_row(run_dir, capsys):
+    code = main([
+        "evaluate", str(run_dir), "--ipc", "2", "--archs", "convnet3", "--repeats", "1",
+        "--epochs", "1", "--width", "4", "--no-gan-only", "--device", "cpu",
+        "--dm-minutes", str(MINUTES), "--quiet",
+    ])  # fmt: skip
+    assert code == 0
+    assert "dm-real" in capsys.readouterr().out
+    rows = load_results(run_dir)["results"]
+    assert [r["dm_minutes"] for r in rows if r["source"] == "dm-real"] == [MINUTES]
