@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -50,6 +51,7 @@ from PySide6.QtWidgets import (
 from ..config import EVAL_ARCHS, EvalConfig, available_devices
 from ..engine.events import EvalProgress, EvalResult, EvalStarted, LogMessage, fmt_duration
 from ..errors import GddError, user_message
+from ..evaluation.dm_real import DmProgress
 from ..evaluation.protocol import SOURCE_TITLES
 from ..models.nets import ARCH_TITLES
 from .jobs import Job, wait_for_jobs
@@ -211,6 +213,20 @@ class EvalPanel(QWidget):
         self.full_real = QCheckBox("full real training set", objectName="evalFullRealCheck")
         self.full_real.setToolTip("The upper bound: a network trained on every real image")
         base.addWidget(self.full_real)
+        dm = QHBoxLayout()
+        self.dm_real = QCheckBox("DM from real, min", objectName="evalDmRealCheck")
+        self.dm_real.setToolTip(
+            "Distribution matching started from the random real subset, given the run's "
+            "own training time (or the minutes set here): the peer to beat"
+        )
+        self.dm_minutes = QDoubleSpinBox(
+            objectName="evalDmMinutesSpin", minimum=0.0, maximum=10_000.0, decimals=2
+        )
+        self.dm_minutes.setSpecialValueText("run's time")
+        self.dm_minutes.setToolTip("Minutes of DM; the lowest value: the run's training time")
+        dm.addWidget(self.dm_real)
+        dm.addWidget(self.dm_minutes, 1)
+        base.addLayout(dm)
         form.addRow("Baselines", base)
         self.device = QComboBox(objectName="evalDeviceCombo")
         self.device.addItem("the run's device", None)
@@ -384,6 +400,8 @@ class EvalPanel(QWidget):
         self.epochs.setValue(s.epochs)
         self.gan_only.setChecked(s.gan_only)
         self.full_real.setChecked(s.full_real)
+        self.dm_real.setChecked(s.dm_real)
+        self.dm_minutes.setValue(s.dm_minutes or 0.0)
         self.width.setValue(s.width or 0)
         self.batch.setValue(s.batch_size)
         self.protocol.setCurrentIndex(max(0, self.protocol.findData(s.protocol)))
@@ -398,6 +416,7 @@ class EvalPanel(QWidget):
         s.ipcs = parse_ipcs(self.ipcs.text())
         s.repeats, s.epochs = self.repeats.value(), self.epochs.value()
         s.gan_only, s.full_real = self.gan_only.isChecked(), self.full_real.isChecked()
+        s.dm_real, s.dm_minutes = self.dm_real.isChecked(), self.dm_minutes.value() or None
         s.width = self.width.value() or None
         s.batch_size = self.batch.value()
         s.protocol, s.report = self.protocol.currentData(), self.report.currentData()
@@ -418,12 +437,15 @@ class EvalPanel(QWidget):
             self._message("error", "Cannot evaluate", str(exc))
             return
         from ..config import validate_evaluation
+        from ..evaluation.dm_real import budget_minutes
         from ..rundir.artifacts import require_generator
 
         try:
             validate_evaluation(settings)
             for d in self.run_dirs:
                 require_generator(d)
+                if settings.dm_real:  # a run without a recorded time needs the minutes
+                    budget_minutes(d, settings.dm_minutes)
         except GddError as exc:
             self._message("error", "Cannot evaluate", str(exc))
             return
@@ -463,7 +485,7 @@ class EvalPanel(QWidget):
         for e in events:
             if isinstance(e, tuple):  # (index, count, run folder) from run_started
                 self._run_index = (e[0], e[1])
-            elif isinstance(e, EvalProgress):
+            elif isinstance(e, EvalProgress | DmProgress):
                 progress = e
             elif isinstance(e, EvalResult):
                 results = True
@@ -476,7 +498,10 @@ class EvalPanel(QWidget):
         if results:
             self.refresh_results()
 
-    def _show_progress(self, p: EvalProgress) -> None:
+    def _show_progress(self, p: EvalProgress | DmProgress) -> None:
+        if isinstance(p, DmProgress):
+            self._show_dm_progress(p)
+            return
         k, runs = self._run_index
         fraction = (k + ((p.index - 1) + p.epoch / max(1, p.epochs)) / max(1, p.total)) / runs
         self.progress.setValue(int(PROGRESS_SCALE * fraction))
@@ -486,6 +511,19 @@ class EvalPanel(QWidget):
             f"{where}network {p.index} of {p.total} ({ARCH_TITLES.get(p.arch, p.arch)}, "
             f"IPC {_ipc_text(p.ipc)}, {source}, repeat {p.repeat + 1}), epoch {p.epoch} of "
             f"{p.epochs}, ETA {fmt_duration(p.eta_s)}"
+        )
+
+    def _show_dm_progress(self, p: DmProgress) -> None:
+        """The DM-from-real set being made (before its networks train)."""
+        k, runs = self._run_index
+        where = f"run {k + 1} of {runs}: " if runs > 1 else ""
+        if p.iterations is None:
+            self.status.setText(f"{where}DM from real, IPC {p.ipc}: timing its iterations...")
+            return
+        self.progress.setValue(int(PROGRESS_SCALE * p.iteration / max(1, p.iterations)))
+        self.status.setText(
+            f"{where}making DM from real (IPC {p.ipc}): iteration {p.iteration} of "
+            f"{p.iterations}, ETA {fmt_duration(p.eta_s)}"
         )
 
     @Slot(object)
