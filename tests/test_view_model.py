@@ -293,7 +293,9 @@ def test_runs_list_groups_a_sweep_and_says_what_runs_where(tmp_path):
         ("run", "new"), ("sweep", sweep_dir.name), ("member", "member-0"),
         ("member", "member-1"), ("member", "member-2"), ("run", "old"),
     ]  # fmt: skip
-    assert entries[0].text.startswith("cifar10-png/images (folder)   IPC 2   tau 2.0   seed 0\n")
+    assert entries[0].text.startswith(
+        "cifar10-png/images (folder)   IPC 2   tau 2.0   seed 0   smoke preset\n"
+    )  # the preset tells a smoke run from a cpu run of the same settings
     assert "\nfinished · " in entries[0].text and "host" in entries[0].tooltip
     assert entries[1].text == "Sweep of seed: 3 runs\n3 created"
     member = entries[2].text

@@ -149,7 +149,7 @@ class RunsModel:
         return Entry("sweep", str(sweep_dir), self.sweep_text(sweep_dir, doc), tip)
 
     def run_text(self, s: RunSummary, indented: bool = False) -> str:
-        """Dataset, IPC, tau and seed (a sweep's member: what it varies, as the sweep names
+        """Dataset, IPC, tau, seed and preset (a sweep's member: what it varies, as the sweep names
         it, e.g. "DiM's MSE, seed=1"); status (with its percentage) and when it began."""
         info = s.info
         created = info.get("created")
@@ -164,7 +164,9 @@ class RunsModel:
         dataset = dataset_text(str(info.get("dataset", "?")))
         ipc, tau = info.get("ipc", "?"), info.get("tau", "?")
         seed = f"   seed {info['seed']}" if "seed" in info else ""  # older run.json: none
-        what = f"{dataset}   IPC {ipc}   tau {tau}{seed}"
+        # A smoke and a cpu run of the same settings differ by their budget: the preset.
+        preset = f"   {info['preset']} preset" if info.get("preset") else ""
+        what = f"{dataset}   IPC {ipc}   tau {tau}{seed}{preset}"
         if indented and str(s.path) in self.member_labels:
             what = self.member_labels[str(s.path)]
         text = f"{what}\n{status} · {when}"
