@@ -120,8 +120,10 @@ class ConsoleReporter:
     def _eval_progress(self, p: Any) -> None:
         if not self._due(p.index == p.total and p.epoch == p.epochs):
             return
+        from .evaluation.eta import fmt_eta
+
         frac = (p.index - 1 + p.epoch / p.epochs) / p.total
-        eta = fmt_duration(p.eta_s)
+        eta = fmt_eta(p.eta_s)  # 'estimating' until the evaluation has a rate
         budget = "all" if p.ipc is None else f"IPC {p.ipc}"
         self._bar(
             frac,

@@ -74,6 +74,7 @@ from ..rundir.artifacts import (
 from ..rundir.folder import RunFolder, clear_stale_temporaries, keep_aside, require_inside
 from ..rundir.sweeps import eval_stop_flag
 from .dm_real import DM_REAL, budget_minutes, dm_real_set
+from .eta import EvalEta, work_left_eta
 
 SOURCES = ("distilled", "gan-only", "random-real", DM_REAL, "full-real")
 SOURCE_TITLES = {
@@ -319,6 +320,7 @@ class Evaluation:
             self._log("no phase-1 checkpoint in this run: the GAN-only baseline is skipped")
         per_row = [s.repeats] * len(plan)
         total = sum(per_row)
+        self._eta = self._work_clock(plan, data)
         self._sink(EvalStarted(total, [_row_title(*row) for row in plan]))
         self._log(
             f"evaluating {len(plan)} rows, {total} networks on {self.device}: "
@@ -359,6 +361,7 @@ class Evaluation:
                 report = functools.partial(
                     self._report, done_networks, total, start, arch, ipc, source, r, epochs
                 )
+                self._eta.begin(done_networks)
                 final, best = self._train_one(
                     arch, x, labels, epochs, seed, dsa, x_test, data, control, report, refresh
                 )
@@ -367,6 +370,7 @@ class Evaluation:
                     break
                 finals.append(final)
                 accuracies.append(best if s.report == "best-of-checks" else final)
+                self._eta.end(done_networks)
                 done_networks += 1
             if status == "stopped":
                 break
@@ -410,6 +414,8 @@ class Evaluation:
             for arch, ipc, source in plan
             for r in range(s.repeats)
         ]  # fmt: skip
+        clock = self._work_clock(plan, data)
+        work = {(j.arch, j.ipc, j.source, j.repeat): clock.work(i) for i, j in enumerate(jobs)}
         outcomes: dict[tuple, dict[str, Any]] = {}
         start, status, failure = time.perf_counter(), "finished", None
         flag = eval_stop_flag(RunFolder(self.dir).eval)
@@ -425,7 +431,9 @@ class Evaluation:
             outcomes[(job.arch, job.ipc, job.source, job.repeat)] = out
             done = len(outcomes)
             elapsed = time.perf_counter() - start
-            eta = elapsed * (total - done) / done
+            eta = work_left_eta(
+                elapsed, sum(work[k] for k in outcomes), sum(work.values())
+            )  # networks of unequal work: a full-real one is many distilled ones
             self._sink(EvalProgress(done, total, job.arch, job.ipc, job.source, job.repeat,
                                     out["epochs"], out["epochs"], elapsed, eta))  # fmt: skip
             row_outs = [outcomes.get((job.arch, job.ipc, job.source, r)) for r in range(s.repeats)]
@@ -487,13 +495,26 @@ class Evaluation:
         )  # fmt: skip
         return final, best, len(labels), epochs
 
+    def _work_clock(
+        self, plan: Sequence[tuple[str, int | None, str]], data: ImageDataset
+    ) -> EvalEta:
+        """The ETA's record of the grid's work: each network's epochs over its images."""
+        s = self.settings
+        networks = [
+            (s.full_real_epochs, len(data.x_train)) if source == "full-real"
+            else (s.epochs, (ipc or 0) * data.num_classes)
+            for _, ipc, source in plan
+            for _ in range(s.repeats)
+        ]  # fmt: skip
+        return EvalEta(networks, s.batch_size, len(data.x_test))
+
     def _report(
         self, done: int, total: int, start: float, arch: str, ipc: int | None, source: str,
         repeat: int, epochs: int, epoch: int,
     ) -> None:  # fmt: skip
         elapsed = time.perf_counter() - start
-        fraction = (done + epoch / epochs) / total
-        eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
+        self._eta.epoch(done, epoch)
+        eta = self._eta.eta()  # None until a rate is known: 'estimating'
         self._sink(
             EvalProgress(done + 1, total, arch, ipc, source, repeat, epoch, epochs, elapsed, eta)
         )

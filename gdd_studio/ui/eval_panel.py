@@ -52,6 +52,7 @@ from ..config import EVAL_ARCHS, EvalConfig, available_devices
 from ..engine.events import EvalProgress, EvalResult, EvalStarted, LogMessage, fmt_duration
 from ..errors import GddError, user_message
 from ..evaluation.dm_real import DmProgress
+from ..evaluation.eta import fmt_eta
 from ..evaluation.protocol import SOURCE_TITLES
 from ..models.nets import ARCH_TITLES
 from .jobs import Job, wait_for_jobs
@@ -510,7 +511,7 @@ class EvalPanel(QWidget):
         self.status.setText(
             f"{where}network {p.index} of {p.total} ({ARCH_TITLES.get(p.arch, p.arch)}, "
             f"IPC {_ipc_text(p.ipc)}, {source}, repeat {p.repeat + 1}), epoch {p.epoch} of "
-            f"{p.epochs}, ETA {fmt_duration(p.eta_s)}"
+            f"{p.epochs}, ETA {fmt_eta(p.eta_s)}"
         )
 
     def _show_dm_progress(self, p: DmProgress) -> None:
