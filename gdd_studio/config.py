@@ -387,7 +387,7 @@ def merge_dict(cfg: RunConfig, data: dict[str, Any], where: str = "") -> None:
 
 PRESETS: dict[str, str] = {
     "paper": "the paper's budgets (G/D width 196, 150 + 100 epochs; docs/METHOD.md): for a GPU",
-    "cpu": "narrow models and short phases: the embedded sample in about 13 minutes on 2 cores",
+    "cpu": "narrow models and short phases: the embedded sample in 10:46 on an idle 2-core VM",
     "smoke": "a few steps of every phase in well under 30 seconds: for checks",
 }
 
