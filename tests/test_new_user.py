@@ -75,3 +75,18 @@ def test_an_evaluation_says_estimating_until_it_has_a_rate(tmp_path):
     )
     assert seen and seen[0].eta_s is None  # the first report: no rate yet
     assert seen[-1].eta_s is not None  # a rate from the epochs timed so far
+
+
+def test_the_set_up_toggle_beside_a_results_tab_is_a_working_toggle(window):
+    toggle = window.setup_toggle
+    window.setup_toggle.setChecked(False)  # collapsed beside the Training tab
+    window.tabs.setCurrentIndex(1)  # Evaluation
+    assert toggle.isVisible() and toggle.isEnabled()  # not a greyed, tab-like label
+    assert not window.setup_area.isVisible()
+    toggle.click()
+    assert window.tabs.currentIndex() == 0 and window.setup_area.isVisible()
+    window.tabs.setCurrentIndex(2)  # Distilled set: set-up steps aside, toggle still works
+    assert not window.setup_area.isVisible() and toggle.isEnabled()
+    toggle.click()
+    assert window.tabs.currentIndex() == 0 and window.setup_area.isVisible()
+    assert toggle.isChecked() and toggle.text() == "Hide set-up"

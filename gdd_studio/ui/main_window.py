@@ -152,6 +152,7 @@ class MainWindow(QMainWindow):
         # for results (the Evaluation and Distilled set tabs), or when collapsed.
         self.tabs.setCornerWidget(self.setup_area.toggle, Qt.Corner.TopLeftCorner)
         self.tabs.currentChanged.connect(self._tab_changed)
+        self.setup_area.show_training.connect(lambda: self.tabs.setCurrentIndex(0))
 
         main = QSplitter(Qt.Orientation.Horizontal, objectName="mainSplitter")
         main.addWidget(self.setup_area)

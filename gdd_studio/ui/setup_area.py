@@ -40,6 +40,9 @@ class SetupArea(QWidget):
     """
 
     said = Signal(str)  # a line for the window's status line ("Config saved to ...")
+    # The toggle clicked beside a results tab: the window goes to the Training tab, where
+    # the set-up stands (a greyed toggle there looked like a disabled tab).
+    show_training = Signal()
 
     def __init__(self, message: Message, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,13 +79,12 @@ class SetupArea(QWidget):
         self._beside_training = beside_training
         on_training, wanted = beside_training, self.toggle.isChecked()
         self.setVisible(on_training and wanted)
-        self.toggle.setEnabled(on_training)
         self.toggle.setArrowType(
             Qt.ArrowType.LeftArrow if on_training and wanted else Qt.ArrowType.RightArrow
         )
         if not on_training:
             self.toggle.setText("Set-up")
-            self.toggle.setToolTip("The set-up panel stands beside the Training tab")
+            self.toggle.setToolTip("Go to the Training tab and show the set-up panel beside it")
         else:
             self.toggle.setText("Hide set-up" if wanted else "Set-up")
             self.toggle.setToolTip(
@@ -91,7 +93,14 @@ class SetupArea(QWidget):
             )  # fmt: skip
 
     @Slot(bool)
-    def _toggled(self, _checked: bool) -> None:
+    def _toggled(self, checked: bool) -> None:
+        if not self._beside_training:  # beside a results tab: it takes the user to set-up
+            if not checked:
+                self.toggle.blockSignals(True)
+                self.toggle.setChecked(True)
+                self.toggle.blockSignals(False)
+            self.show_training.emit()
+            return
         self.place(self._beside_training)
 
     def set_locked(self, locked: bool) -> None:
