@@ -90,3 +90,30 @@ def test_the_set_up_toggle_beside_a_results_tab_is_a_working_toggle(window):
     toggle.click()
     assert window.tabs.currentIndex() == 0 and window.setup_area.isVisible()
     assert toggle.isChecked() and toggle.text() == "Hide set-up"
+
+
+def _row(source: str, mean: float, std: float) -> dict:
+    return {"arch": "convnet3", "ipc": 10, "source": source, "mean": mean, "std": std,
+            "selection": "herding" if source == "distilled" else None, "n": 3}  # fmt: skip
+
+
+CLOSE = [_row("distilled", 0.944, 0.003), _row("random-real", 0.930, 0.003)]
+
+
+def test_the_window_chart_shows_a_point_of_difference(window):
+    chart = window.evaluation.chart
+    chart.show_rows(CLOSE, "arch", 10)
+    low, top = chart.getPlotItem().getViewBox().viewRange()[1]
+    assert 1.4 / (top - low) >= 0.1  # 1.4 points take a tenth of the axis or more
+    assert low > 80 and f"axis from {low:g} %" in chart.getPlotItem().getAxis("left").labelText
+    assert sorted(d[2] for d in chart.drawn) == pytest.approx([93.0, 94.4])
+
+
+def test_the_exported_chart_shows_a_point_of_difference():
+    from gdd_studio.export.charts import architecture_figure
+
+    fig = architecture_figure(CLOSE)
+    ax = fig.axes[0]
+    low, top = ax.get_ylim()
+    assert low > 80 and 1.4 / (top - low) >= 0.1
+    assert "axis from" in ax.get_ylabel()

@@ -55,8 +55,30 @@ def _figure(panels: int, max_cols: int, panel_width: float = 4.4):
     return fig, axes[:panels]
 
 
+def zoomed_range(lows: Sequence[float], highs: Sequence[float]) -> tuple[float, float]:
+    """A y range (in %) around the points and their error bars, at least 4 points tall:
+    a 1-point difference takes a quarter of it. Bars from 0 % drew 93.0 and 94.4 equal."""
+    lo, hi = min(lows), max(highs)
+    pad = 0.25 * max(hi - lo, 4.0)
+    return max(0.0, math.floor(lo - pad)), min(102.0, math.ceil(hi + 1.6 * pad))
+
+
+def zoomed_label(lo: float) -> str:
+    """The accuracy axis' title, saying so when it does not start at 0."""
+    return "test accuracy (%)" if lo <= 0 else f"test accuracy (%), axis from {lo:g} %"
+
+
+def _points(ax, xs, ys, es, name: str, colour: str, decimals: int) -> None:
+    """Points with +-1 std error bars and their values: differences of a point show."""
+    ax.errorbar(xs, ys, yerr=es, fmt="o", capsize=3, label=name, color=colour, markersize=5)
+    for x, y, e in zip(xs, ys, es, strict=True):
+        ax.annotate(f"{y:.{decimals}f}", (x, y + e), textcoords="offset points", xytext=(0, 3),
+                    ha="center", va="bottom", fontsize=7, rotation=90)  # fmt: skip
+
+
 def architecture_figure(rows: Sequence[dict[str, Any]], title: str | None = None):
-    """Grouped bars: x = architecture, one bar per source (or run), a panel per IPC."""
+    """Grouped points: x = architecture, one point (+-1 std) per source (or run), a panel
+    per IPC, on an axis zoomed to the points (its title says where it starts)."""
     rows = [r for r in rows if r.get("mean") is not None]
     if not rows:
         raise ExportError("there are no evaluation results to chart: evaluate the run first")
@@ -69,6 +91,7 @@ def architecture_figure(rows: Sequence[dict[str, Any]], title: str | None = None
         panel = [r for r in rows if r.get("ipc") == ipc] + (full if ipc is not None else [])
         present = [n for n in names if any(series_name(r) == n for r in panel)]
         width = 0.8 / max(1, len(present))
+        lows, highs = [], []
         for j, name in enumerate(present):
             xs, ys, es = [], [], []
             for i, arch in enumerate(archs):
@@ -78,13 +101,14 @@ def architecture_figure(rows: Sequence[dict[str, Any]], title: str | None = None
                     ys.append(100 * match[0]["mean"])
                     es.append(100 * match[0]["std"])
             colour = COLOURS[names.index(name) % len(COLOURS)]
-            bars = ax.bar(xs, ys, width * 0.92, yerr=es, capsize=3, label=name, color=colour)
-            ax.bar_label(
-                bars, fmt="%.1f", label_type="center", rotation=90, color="white", fontsize=7
-            )
+            _points(ax, xs, ys, es, name, colour, 1)
+            lows += [y - e for y, e in zip(ys, es, strict=True)]
+            highs += [y + e for y, e in zip(ys, es, strict=True)]
         ax.set_xticks(range(len(archs)), [ARCH_TITLES[a] for a in archs])
-        ax.set_ylim(0, 105)
-        ax.set_ylabel("test accuracy (%)")
+        ax.set_xlim(-0.6, len(archs) - 0.4)
+        lo, hi = zoomed_range(lows, highs) if lows else (0.0, 105.0)
+        ax.set_ylim(lo, hi)
+        ax.set_ylabel(zoomed_label(lo))
         ax.set_title(f"IPC {ipc}" if ipc is not None else "full training set")
         ax.grid(axis="y", alpha=0.3)
     _legend(fig, axes)
@@ -149,6 +173,8 @@ def sweep_figure(
     width = 0.8 / max(1, len(names))
     for ax, (arch, ipc) in zip(axes, panels, strict=True):
         panel = [r for r in rows if str(r["arch"]) == arch and r["ipc"] == ipc]
+        lo, _ = zoomed_range([100 * (r["mean"] - r["std"]) for r in panel],
+                             [100 * (r["mean"] + r["std"]) for r in panel])  # fmt: skip
         for j, name in enumerate(names):
             pts = [r for r in panel if r["series"] == name]
             if not pts:
@@ -163,18 +189,20 @@ def sweep_figure(
                             color=colour)  # fmt: skip
             else:
                 xs = [xs_all.index(r["x"]) - 0.4 + width * (j + 0.5) for r in pts]
-                bars = ax.bar(xs, ys, width * 0.92, yerr=es, capsize=3, label=name, color=colour)
-                # A sweep's variants often differ by tenths of a point: bars from zero
-                # cannot show that, their values can.
-                ax.bar_label(bars, fmt="%.2f", label_type="center", rotation=90,
-                             color="white", fontsize=7)  # fmt: skip
+                # A sweep's variants often differ by tenths of a point: points on a
+                # zoomed axis, with their values, show it (bars from zero could not).
+                _points(ax, xs, ys, es, name, colour, 2)
         if numeric:
             ax.set_xticks(sorted(xs_all), [f"{v:g}" for v in sorted(xs_all)])
         else:
             ax.set_xticks(range(len(xs_all)), [str(v) for v in xs_all], fontsize=8,
                           rotation=15 if len(xs_all) > 3 else 0)  # fmt: skip
         ax.set_xlabel(x_key)
-        ax.set_ylabel("test accuracy (%)")
+        if not numeric:
+            ax.set_xlim(-0.6, len(xs_all) - 0.4)
+        ax.set_ylim(*zoomed_range([100 * (r["mean"] - r["std"]) for r in panel],
+                                  [100 * (r["mean"] + r["std"]) for r in panel]))  # fmt: skip
+        ax.set_ylabel(zoomed_label(lo))
         budget = "full training set" if ipc is None else f"IPC {ipc}"
         ax.set_title(f"{ARCH_TITLES.get(arch, arch)}, {budget}")
         ax.grid(axis="y" if not numeric else "both", alpha=0.3)
