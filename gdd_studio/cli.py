@@ -14,7 +14,16 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .config import PRESETS, RunConfig, merge_dict, not_text_message, preset_config, set_value
+from .config import (
+    COMPILE_MODES,
+    PRECISIONS,
+    PRESETS,
+    RunConfig,
+    merge_dict,
+    not_text_message,
+    preset_config,
+    set_value,
+)
 from .engine.events import fmt_duration
 from .errors import GddError
 
@@ -43,7 +52,8 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     flags = {
         "dataset": args.dataset, "ipc": args.ipc, "distill.tau": args.tau,
         "distill.lam": args.lam, "device": args.device, "seed": args.seed,
-        "data_dir": args.data_dir,
+        "data_dir": args.data_dir, "runtime.precision": args.precision,
+        "runtime.compile": args.compile,
     }  # fmt: skip
     for key, value in flags.items():
         if value is not None:
@@ -204,6 +214,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from .engine.run import Run, busy_message
 
     run = Run.open(args.run_dir, restart=args.restart)
+    run.set_runtime(args.precision, args.compile)
     status = run._info.get("status")
     if status == "finished" and run.generator_path.exists():
         raise GddError(f"run {run.dir} has already finished; nothing to resume")
@@ -232,7 +243,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation.protocol import Evaluation
     from .rundir.artifacts import run_config
 
-    settings = run_config(Path(args.run_dir)).evaluation
+    run_cfg = run_config(Path(args.run_dir))
+    settings, runtime = run_cfg.evaluation, run_cfg.runtime
     if args.preset:
         settings = preset_config(args.preset).evaluation
     if args.ipc:
@@ -252,7 +264,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         settings.dm_real, settings.dm_minutes = True, args.dm_minutes
     sampling = _sampling_override(args)
     executor = _executor(args)
-    evaluation = Evaluation(args.run_dir, settings, device=args.device, sampling=sampling)
+    runtime.precision = args.precision or runtime.precision
+    runtime.compile = args.compile or runtime.compile
+    evaluation = Evaluation(
+        args.run_dir, settings, device=args.device, sampling=sampling, runtime=runtime
+    )
     control = RunControl()
     reporter = ConsoleReporter(quiet=args.quiet)
 
@@ -548,6 +564,18 @@ def _selection_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _runtime_flags(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--precision", choices=list(PRECISIONS),
+        help=f"bf16 autocast or fp32 for every network; auto: bf16 where native "
+        f"(default: {default})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--compile", choices=list(COMPILE_MODES),
+        help=f"torch.compile the networks; auto: where it repays its seconds (default: {default})",
+    )  # fmt: skip
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with its errors as one line on stderr (the README's promise for bad input),
     not its usage block; ``--help`` still prints the usage. Subcommands inherit it."""
@@ -575,6 +603,7 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--preset", choices=list(PRESETS), help="starting point (default: cpu)")
     run.add_argument("--config", help="a JSON config file (a run's config.json works)")
     run.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
+    _runtime_flags(run, "auto")
     run.add_argument("--seed", type=int)
     run.add_argument("--runs-dir", help="where run folders go (default: the per-user folder)")
     run.add_argument("--data-dir", help="a folder holding the dataset files")
@@ -599,6 +628,7 @@ def make_parser() -> argparse.ArgumentParser:
         help="when the run's checkpoints/last.pt is missing or damaged (kept aside): go on "
         "from its latest whole phase checkpoint, else start over from step 0",
     )  # fmt: skip
+    _runtime_flags(resume, "the run's")
     resume.set_defaults(func=cmd_resume)
 
     ds = sub.add_parser("datasets", help="list datasets and whether they are here offline")
@@ -642,6 +672,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     _selection_flags(ev)
     ev.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps (default: the run's)")
+    _runtime_flags(ev, "the run's")
     ev.add_argument("--quiet", action="store_true", help="one line per finished row")
     _executor_flags(ev)
     ev.set_defaults(func=cmd_evaluate)

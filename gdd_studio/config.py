@@ -35,6 +35,9 @@ EVAL_ARCHS = ("convnet3", "resnet18", "resnet18bn", "alexnet", "vgg11")
 CONFIG_VERSION = 2
 ARCH_RENAMES_V1 = {"resnet18": "resnet18bn"}
 SELECTIONS = ("herding", "random")
+# runtime.precision and runtime.compile (models/runtime.py says what each does)
+PRECISIONS = ("auto", "fp32", "bf16")
+COMPILE_MODES = ("auto", "on", "off")
 
 # lambda, the weight of the matching term, per dataset family (docs/METHOD.md).
 LAMBDA_DEFAULTS = {"mnist": 0.001, "fashion-mnist": 0.01, "cifar10": 0.01, "custom": 0.01}
@@ -137,6 +140,18 @@ class MonitorConfig:
 
 
 @dataclass
+class RuntimeConfig:
+    """How every phase's networks run (models/runtime.py says what ``auto`` picks)."""
+
+    precision: str = "auto"  # auto | fp32 | bf16 (autocast)
+    compile: str = "auto"  # auto | on | off (torch.compile)
+
+
+# What a run written before the runtime setting existed ran with.
+LEGACY_RUNTIME = {"precision": "fp32", "compile": "off"}
+
+
+@dataclass
 class RunConfig:
     version: int = CONFIG_VERSION  # of this file's format (CONFIG_VERSION); absent = 1
     dataset: str = "mnist-sample"
@@ -152,6 +167,7 @@ class RunConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     evaluation: EvalConfig = field(default_factory=EvalConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
     # ---- JSON -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -222,7 +238,10 @@ def upgrade_config_dict(data: Any) -> Any:
     A complete file without ``"version"`` (every config.json a run wrote before version 2
     holds every section) was written before version 2: its "resnet18" meant the BatchNorm
     net, now "resnet18bn". A partial file (a hand-written ``--config``) without a version
-    is read as today's: a new user's "resnet18" means the literature's network.
+    is read as today's: a new user's "resnet18" means the literature's network. A complete
+    file without a ``"runtime"`` section was written before that setting existed, by a run
+    that trained in fp32 without compilation: it keeps doing so (LEGACY_RUNTIME), so that
+    resuming it continues bit for bit.
     """
     if not isinstance(data, dict):
         return data
@@ -237,6 +256,8 @@ def upgrade_config_dict(data: Any) -> Any:
             f"this config file is version {version}, newer than this GDD Studio reads "
             f"({CONFIG_VERSION}): update GDD Studio"
         )
+    if complete and "runtime" not in data:
+        data = {**data, "runtime": dict(LEGACY_RUNTIME)}
     if version == CONFIG_VERSION:
         return data
     data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
@@ -511,7 +532,13 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"gan.beta1 and gan.beta2 must lie in [0, 1), got {g.beta1}, {g.beta2}")
     validate_sampling(cfg.sampling)
     validate_evaluation(cfg.evaluation)
+    validate_runtime(cfg.runtime)
     check_device_name(cfg.device)
+
+
+def validate_runtime(r: RuntimeConfig) -> None:
+    _choice("runtime.precision", r.precision, PRECISIONS)
+    _choice("runtime.compile", r.compile, COMPILE_MODES)
 
 
 def validate_evaluation(e: EvalConfig) -> None:
@@ -636,7 +663,8 @@ def phase_steps(cfg: RunConfig, train_images: int) -> tuple[int, int]:
 def training_settings(cfg: RunConfig) -> dict[str, Any]:
     """The settings a checkpoint depends on; evaluation and monitoring may change freely."""
     settings = cfg.to_dict()
-    for key in ("evaluation", "monitor", "device", "data_dir", "download"):
+    # The runtime changes the arithmetic, not the method: a run may resume under another.
+    for key in ("evaluation", "monitor", "device", "data_dir", "download", "runtime"):
         settings.pop(key)
     return settings
 

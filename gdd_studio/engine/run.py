@@ -28,6 +28,7 @@ from torch import Tensor
 from .. import storage
 from ..config import (
     RunConfig,
+    RuntimeConfig,
     phase1_settings,
     phase_steps,
     resolve_defaults,
@@ -35,6 +36,7 @@ from ..config import (
     training_settings,
     validate,
     validate_for_dataset,
+    validate_runtime,
 )
 from ..data import ImageDataset, load_dataset
 from ..errors import CheckpointError, DiskFullError, GddError, user_message
@@ -155,6 +157,16 @@ class Run:
         run._info = read_run_info(path)
         run.restart = restart
         return run
+
+    def set_runtime(self, precision: str | None, compile_mode: str | None) -> None:
+        """Resume under another precision or compilation (the arithmetic, not the method:
+        the checkpoint still fits). config.json says what the run goes on with."""
+        r = self.cfg.runtime
+        new = RuntimeConfig(precision or r.precision, compile_mode or r.compile)
+        validate_runtime(new)
+        if new != r:
+            self.cfg.runtime = new
+            self.cfg.save(self.folder.config)
 
     def take_phase1(self, source: str | Path) -> bool:
         """Start this run at its phase-2 start from another run's phase-1 end.
@@ -388,6 +400,15 @@ class Run:
             f"device {device}; loss {cfg.distill.loss}, tau {cfg.distill.tau} "
             f"({cfg.distill.tau_mode}), standardize {'on' if cfg.distill.standardize else 'off'}, "
             f"lambda {cfg.distill.lam}"
+        )
+        runtime = trainer.runtime_record()
+        self._info["runtime"] = runtime
+        self._log(
+            "runtime: "
+            + "; ".join(
+                f"{part} {r['precision']}{', compiled' if r['compile'] else ''}"
+                for part, r in runtime.items()
+            )
         )
         return trainer
 

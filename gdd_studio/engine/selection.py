@@ -29,13 +29,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import storage
-from ..config import SamplingConfig
+from ..config import LEGACY_RUNTIME, RuntimeConfig, SamplingConfig
 from ..data import ImageDataset, dataset_family
 from ..errors import GddError
 from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
 from ..models.fit import normalizer, test_accuracy, train_classifier
 from ..models.gan import Generator
 from ..models.nets import ConvNet3, build_classifier
+from ..models.runtime import resolve
 from ..rundir.folder import RunFolder
 from .sampling import sample_images
 
@@ -93,8 +94,13 @@ def train_observer(
     device: torch.device | str,
     log: Callable[[str], None] = lambda m: None,
     should_stop: Callable[[], bool] | None = None,
+    runtime: RuntimeConfig | None = None,
 ) -> ConvNet3 | None:
     """A ConvNet-3 trained on the real training split (DSA, SGD); None if stopped."""
+    r = runtime or RuntimeConfig(**LEGACY_RUNTIME)
+    batch = 128
+    steps = s.observer_epochs * -(-len(data.x_train) // batch)
+    rt = resolve(r.precision, r.compile, device, "observer", steps)
     rng = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -108,16 +114,17 @@ def train_observer(
     strategy = DIGIT_STRATEGY if dataset_family(data.name) == "mnist" else DSA_STRATEGY
     log(
         f"training the selection observer (ConvNet-3 width {s.observer_width}, "
-        f"{s.observer_epochs} epochs on {len(y)} real images)"
+        f"{s.observer_epochs} epochs on {len(y)} real images; {rt.precision}"
+        f"{', compiled' if rt.compiled else ''})"
     )
     done = train_classifier(
-        net, x, y, s.observer_epochs, rng, batch_size=128, augment=DSA(strategy),
-        should_stop=should_stop,
+        net, x, y, s.observer_epochs, rng, batch_size=batch, augment=DSA(strategy),
+        should_stop=should_stop, runtime=rt,
     )  # fmt: skip
     if not done:
         return None
     xt = norm(data.x_test.to(device).float() / 255)
-    acc = test_accuracy(net, xt, data.y_test.to(device))
+    acc = test_accuracy(net, xt, data.y_test.to(device), runtime=rt)
     log(f"selection observer: {100 * acc:.1f} % on the real test split")
     return net.eval()
 
@@ -130,6 +137,7 @@ def load_or_train_observer(
     device: torch.device | str,
     log: Callable[[str], None] = lambda m: None,
     should_stop: Callable[[], bool] | None = None,
+    runtime: RuntimeConfig | None = None,
 ) -> ConvNet3 | None:
     """The run's observer from ``selection/``, trained (and kept) the first time."""
     path = observer_path(run_dir, s)
@@ -143,7 +151,7 @@ def load_or_train_observer(
             return net.to(device).eval()
         except Exception:  # noqa: BLE001 - a damaged file is retrained, not trusted
             log(f"{path} is damaged or not ours; training the observer again")
-    trained = train_observer(data, s, seed, device, log, should_stop)
+    trained = train_observer(data, s, seed, device, log, should_stop, runtime)
     if trained is None:
         return None
     weights = {k: v.cpu() for k, v in trained.state_dict().items()}

@@ -73,7 +73,7 @@ def synthetic_set(
             data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=False)
         observer = load_or_train_observer(
             Path(run_dir), data, sampling, cfg.seed * 1000 + SEED_OBSERVER, device, log,
-            should_stop,
+            should_stop, cfg.runtime,
         )  # fmt: skip
         if observer is None:
             raise GddError("stopped while training the selection observer")

@@ -22,6 +22,7 @@ from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
 from ..models.fit import normalizer, test_accuracy, train_classifier
 from ..models.gan import Discriminator, Generator, conditional_noise
 from ..models.nets import build_classifier
+from ..models.runtime import Runtime, resolve
 from ..rundir.artifacts import CHECKPOINT_FORMAT
 from .losses import gradient_penalty, mse_loss, skd_loss
 from .sampling import SEED_AUG, SEED_DATA, SEED_NOISE, SEED_POOL, SEED_SELECT, sample_images
@@ -65,16 +66,42 @@ class Trainer:
             2: steps_per_epoch(n, cfg.distill.batch_size, cfg.distill.steps_per_epoch),
         }
         self.totals = {1: cfg.gan.epochs * self.spe[1], 2: cfg.distill.epochs * self.spe[2]}
+        self.runtime = self._resolve_runtime()
+        # What the steps call: G and D themselves, or their compiled forms (same parameters;
+        # the checkpoint saves G and D). The critic's gradient penalty runs D eagerly.
+        self.g, self.d = self.runtime["gan"].wrap(self.G), self.runtime["gan"].wrap(self.D)
         # Counters: the phase under way (3 = both training phases done), steps done in it,
         # and steps done in all.
         self.phase, self.phase_step, self.step = 1, 0, 0
         self.perm: Tensor | None = None  # this epoch's order of the training images
         self.pool_arch: str | None = None
         self.pool_net: nn.Module | None = None
+        self.pool_forward: Callable[[Tensor], Tensor] | None = None
         self.pool_opt: torch.optim.Optimizer | None = None
         self.pretrained: dict[str, dict[str, Tensor]] = {}
         self.best: dict[str, Any] | None = None  # phase-1 "best" selection
         self.elapsed = 0.0
+
+    def _resolve_runtime(self) -> dict[str, Runtime]:
+        """Each part's precision and compilation, from runtime.* and the steps it trains."""
+        cfg, r = self.cfg, self.cfg.runtime
+        dc = cfg.distill
+        if dc.loss == "none":
+            pool_steps = 0
+        elif dc.pool_mode == "online":
+            pool_steps = self.totals[2] * dc.pool_batches
+        else:
+            per_epoch = max(1, len(self.data.x_train) // dc.batch_size)
+            pool_steps = len(dc.pool) * dc.pool_pretrain_epochs * per_epoch
+        steps = {"gan": self.totals[1] + self.totals[2], "pool": pool_steps}
+        return {
+            part: resolve(r.precision, r.compile, self.device, part, n)
+            for part, n in steps.items()
+        }
+
+    def runtime_record(self) -> dict[str, dict[str, Any]]:
+        """What each part ran with, for run.json."""
+        return {part: rt.describe() for part, rt in self.runtime.items()}
 
     # ---- data --------------------------------------------------------------------
     def batch(self, phase: int) -> tuple[Tensor, Tensor]:
@@ -93,7 +120,8 @@ class Trainer:
     # ---- the adversarial steps ---------------------------------------------------
     def generator_adv_loss(self, fake: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         self.D.requires_grad_(False)
-        critic, logits = self.D(fake)
+        with self.runtime["gan"].autocast():
+            critic, logits = self.d(fake)
         self.D.requires_grad_(True)
         return -critic.mean(), F.cross_entropy(logits, y)
 
@@ -106,13 +134,16 @@ class Trainer:
         n, k = len(real), self.data.num_classes
         y_fake = torch.randint(k, (n,), generator=self.rng["noise"]).to(self.device)
         z = conditional_noise(y_fake, self.cfg.model.nz, k, self.rng["noise"])
-        with torch.no_grad():
-            fake = self.G(z)
-        critic, logits = self.D(torch.cat([real, fake]))
+        with torch.no_grad(), self.runtime["gan"].autocast():
+            fake = self.g(z).float()
+        with self.runtime["gan"].autocast():
+            critic, logits = self.d(torch.cat([real, fake]))
+            critic, logits = critic.float(), logits.float()
         c_real, c_fake = critic[:n], critic[n:]
         d_cls = F.cross_entropy(logits[:n], y) + F.cross_entropy(logits[n:], y_fake)
         alpha = torch.rand(n, 1, 1, 1, generator=self.rng["noise"]).to(self.device)
-        gp = gradient_penalty(self.D, real, fake, alpha)
+        with self.runtime["gan"].autocast():  # eager D: a double backward does not compile
+            gp = gradient_penalty(self.D, real, fake, alpha)
         wasserstein = c_real.mean() - c_fake.mean()
         d_loss = -wasserstein + d_cls + self.cfg.gan.gp_weight * gp
         self.opt_d.zero_grad(set_to_none=True)
@@ -123,7 +154,8 @@ class Trainer:
     def phase1_step(self) -> dict[str, Tensor]:
         real01, y = self.batch(1)
         z = conditional_noise(y, self.cfg.model.nz, self.data.num_classes, self.rng["noise"])
-        fake = self.G(z)
+        with self.runtime["gan"].autocast():
+            fake = self.g(z).float()
         g_adv, g_cls = self.generator_adv_loss(fake, y)
         g_loss = g_adv + g_cls
         self.opt_g.zero_grad(set_to_none=True)
@@ -177,7 +209,7 @@ class Trainer:
                 net, x, self.data.y_train, dc.pool_pretrain_epochs, self.rng["pool"],
                 batch_size=dc.batch_size, lr=dc.pool_lr, momentum=dc.pool_momentum,
                 weight_decay=dc.pool_weight_decay, augment=self.dsa if dc.augment else None,
-                should_stop=should_stop,
+                should_stop=should_stop, runtime=self.runtime["pool"],
             )  # fmt: skip
             if not done:
                 self.rng["pool"].set_state(rewind[0])
@@ -190,12 +222,16 @@ class Trainer:
         dc = self.cfg.distill
         i = int(torch.randint(len(dc.pool), (1,), generator=self.rng["pool"]))
         self.pool_arch = dc.pool[i]
-        self.pool_net = self._new_pool_net(self.pool_arch)
+        self._set_pool_net(self._new_pool_net(self.pool_arch))
         if dc.pool_mode == "pretrained":
             self.pool_net.load_state_dict(self.pretrained[self.pool_arch])
             self.pool_opt = None
         else:
             self.pool_opt = self._pool_optimizer(self.pool_net)
+
+    def _set_pool_net(self, net: nn.Module | None) -> None:
+        self.pool_net = net
+        self.pool_forward = None if net is None else self.runtime["pool"].wrap(net)
 
     def _train_pool(self) -> tuple[Tensor, Tensor]:
         """The online pool network learns from real batches before each G step [DiM]."""
@@ -209,7 +245,8 @@ class Trainer:
             if dc.augment:
                 x = self.dsa(x, self.rng["aug"])
             y = self.data.y_train[idx]
-            logits = net(x)
+            with self.runtime["pool"].autocast():
+                logits = self.pool_forward(x).float()
             loss = F.cross_entropy(logits, y)
             self.pool_opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -230,7 +267,8 @@ class Trainer:
         # data the pool net learnt; "train" [DiM] with the real+synthetic batch's own.
         net.train(dc.pool_bn == "train")
         net.requires_grad_(False)
-        logits = net(both)
+        with self.runtime["pool"].autocast():
+            logits = self.pool_forward(both).float()
         net.requires_grad_(True)
         net.train()
         real_logits, syn_logits = logits.chunk(2)
@@ -248,7 +286,8 @@ class Trainer:
                 out["pool_loss"], out["pool_acc"] = self._train_pool()
         real01, y = self.batch(2)
         z = conditional_noise(y, self.cfg.model.nz, self.data.num_classes, self.rng["noise"])
-        fake = self.G(z)
+        with self.runtime["gan"].autocast():
+            fake = self.g(z).float()
         g_adv, g_cls = self.generator_adv_loss(fake, y)
         g_loss = g_adv + g_cls
         if dc.loss != "none":
@@ -333,12 +372,15 @@ class Trainer:
         self.pretrained = state["pretrained"] or {}
         self.best = state["best"]
         self.pool_arch = state["pool_arch"]
-        self.pool_net, self.pool_opt = None, None
+        self._set_pool_net(None)
+        self.pool_opt = None
         if self.pool_arch is not None and state["pool_net"] is not None:
-            self.pool_net = build_classifier(
-                self.pool_arch, self.data.channels, self.data.num_classes, self.data.image_size,
-                self.cfg.distill.pool_width,
-            ).to(self.device)  # fmt: skip
+            self._set_pool_net(
+                build_classifier(
+                    self.pool_arch, self.data.channels, self.data.num_classes,
+                    self.data.image_size, self.cfg.distill.pool_width,
+                ).to(self.device)
+            )  # fmt: skip
             self.pool_net.load_state_dict(state["pool_net"])
             if state["pool_opt"] is not None:
                 self.pool_opt = self._pool_optimizer(self.pool_net)

@@ -43,9 +43,11 @@ from .. import storage
 from ..config import (
     ARCH_RENAMES_V1,
     EvalConfig,
+    RuntimeConfig,
     SamplingConfig,
     resolve_device,
     validate_evaluation,
+    validate_runtime,
     validate_sampling,
 )
 from ..data import ImageDataset, dataset_family, load_dataset
@@ -64,6 +66,7 @@ from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
 from ..models.fit import normalizer, test_accuracy, train_classifier
 from ..models.gan import Generator
 from ..models.nets import build_classifier
+from ..models.runtime import Runtime, resolve
 from ..rundir.artifacts import (
     SOURCES_WITH_GENERATOR,
     load_run_generator,
@@ -165,9 +168,12 @@ class Evaluation:
         data: ImageDataset | None = None,
         sampling: SamplingConfig | None = None,
         known_rows: Sequence[dict[str, Any]] = (),
+        runtime: RuntimeConfig | None = None,
     ) -> None:
-        """``known_rows``: rows measured already elsewhere with exactly this computation
-        (a sweep's random real rows of another member with the same data and settings,
+        """``runtime``: precision and compilation of the networks (default: the run's own
+        ``runtime`` section). ``known_rows``: rows measured already elsewhere with exactly
+        this computation (a sweep's random real rows of another member with the same data
+        and settings,
         its GAN-only rows of a member that shares the phase-1 generator): kept as they
         are, with ``copied_from``, instead of trained again."""
         self.dir = Path(run_dir)
@@ -182,6 +188,8 @@ class Evaluation:
         if not self.settings.ipcs:
             self.settings.ipcs = [self.run_cfg.ipc]
         validate_evaluation(self.settings)
+        self.runtime = copy.deepcopy(runtime or self.run_cfg.runtime)
+        validate_runtime(self.runtime)
         require_generator(self.dir)
         self.device = torch.device(resolve_device(device or self.run_cfg.device))
         self._device_request = device  # what a worker resolves on its own device
@@ -410,7 +418,7 @@ class Evaluation:
                     return dict(doc, status="stopped")
         jobs = [
             NetworkJob(str(self.dir), self.settings, self.sampling, self._device_request,
-                       arch, ipc, source, r)
+                       arch, ipc, source, r, self.runtime)
             for arch, ipc, source in plan
             for r in range(s.repeats)
         ]  # fmt: skip
@@ -575,6 +583,7 @@ class Evaluation:
     ) -> tuple[float | None, float]:
         """Train one network; (final accuracy, best of the checks), or (None, _) if stopped."""
         s = self.settings
+        rt = self.network_runtime(epochs, len(labels))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             net = build_classifier(arch, data.channels, data.num_classes, data.image_size, s.width)
@@ -585,7 +594,7 @@ class Evaluation:
 
         def on_epoch(epoch: int) -> None:
             if s.report == "best-of-checks" and epoch in checks and epoch < epochs:
-                best[0] = max(best[0], test_accuracy(net, x_test, data.y_test))
+                best[0] = max(best[0], test_accuracy(net, x_test, data.y_test, runtime=rt))
             now = time.perf_counter()
             if now - last_report[0] > 0.25 or epoch == epochs:
                 last_report[0] = now
@@ -597,12 +606,19 @@ class Evaluation:
             net, x, labels, epochs, torch.Generator().manual_seed(seed),
             batch_size=s.batch_size, lr=s.lr, momentum=s.momentum,
             weight_decay=s.weight_decay, augment=dsa, should_stop=lambda: control.stop_requested,
-            on_epoch=on_epoch, refresh=refresh,
+            on_epoch=on_epoch, refresh=refresh, runtime=rt,
         )  # fmt: skip
         if not completed:
             return None, 0.0
-        final = test_accuracy(net, x_test, data.y_test)
+        final = test_accuracy(net, x_test, data.y_test, runtime=rt)
         return final, max(best[0], final)
+
+    def network_runtime(self, epochs: int, images: int) -> Runtime:
+        """How a network of ``epochs`` over ``images`` runs: ``auto`` counts the steps of
+        the row's repeats, which share one compilation."""
+        s, r = self.settings, self.runtime
+        steps = epochs * math.ceil(images / s.batch_size) * s.repeats
+        return resolve(r.precision, r.compile, self.device, "evaluation", steps)
 
     def _row(self, arch, ipc, source, accuracies, finals, images, epochs) -> dict[str, Any]:
         s = self.settings
@@ -625,6 +641,7 @@ class Evaluation:
             "lr": s.lr,
             "batch_size": s.batch_size,
             "seconds": 0.0,
+            **self.network_runtime(epochs, images).describe(),
         }
         if s.report == "best-of-checks":
             row["final_accuracies"] = [round(float(a), 6) for a in finals]
@@ -703,6 +720,7 @@ class NetworkJob:
     ipc: int | None
     source: str
     repeat: int
+    runtime: RuntimeConfig | None = None
 
 
 _WORKER_EVALUATIONS: dict[tuple, Evaluation] = {}
@@ -722,11 +740,13 @@ def train_network_job(job: NetworkJob, worker: Any) -> dict[str, Any]:
     the next network of the same grid starts at once.
     """
     device = pick_device(job.device, getattr(worker, "device", None))
-    key = (job.run_dir, repr(job.settings), repr(job.sampling), device)
+    key = (job.run_dir, repr(job.settings), repr(job.sampling), device, repr(job.runtime))
     evaluation = _WORKER_EVALUATIONS.get(key)
     if evaluation is None:
         _WORKER_EVALUATIONS.clear()
-        evaluation = Evaluation(job.run_dir, job.settings, device, sampling=job.sampling)
+        evaluation = Evaluation(
+            job.run_dir, job.settings, device, sampling=job.sampling, runtime=job.runtime
+        )
         _WORKER_EVALUATIONS[key] = evaluation
     control = getattr(worker, "control", None) or FlagFileControl(
         getattr(worker, "stop_flag", None)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .augment import DSA
+from .runtime import FP32_EAGER, Runtime
 
 
 def normalizer(mean: tuple[float, ...], std: tuple[float, ...], device: torch.device | str):
@@ -38,14 +39,17 @@ def train_classifier(
     should_stop: Callable[[], bool] | None = None,
     on_epoch: Callable[[int], None] | None = None,
     refresh: Callable[[int], Tensor] | None = None,
+    runtime: Runtime = FP32_EAGER,
 ) -> bool:
     """SGD with cross-entropy over ``epochs`` passes; lr x 0.1 at half time (DC/DSA protocol).
 
     ``refresh(epoch)``, when given, replaces the images at the start of every epoch (DiM's
-    on-the-fly protocol: new samples from the generator, same labels). Returns False when
+    on-the-fly protocol: new samples from the generator, same labels). ``runtime`` says
+    whether the network runs compiled and under bf16 autocast. Returns False when
     ``should_stop`` cut the training short.
     """
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    forward = runtime.wrap(net)
     n = len(images)
     net.train()
     for epoch in range(epochs):
@@ -62,7 +66,8 @@ def train_classifier(
             x = images[idx]
             if augment is not None:
                 x = augment(x, generator)
-            loss = F.cross_entropy(net(x), labels[idx])
+            with runtime.autocast():
+                loss = F.cross_entropy(forward(x), labels[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -74,13 +79,21 @@ def train_classifier(
 
 
 @torch.no_grad()
-def test_accuracy(net: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 1000) -> float:
+def test_accuracy(
+    net: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    batch_size: int = 1000,
+    runtime: Runtime = FP32_EAGER,
+) -> float:
     """Top-1 accuracy in [0, 1] with the network in eval mode."""
     was_training = net.training
     net.eval()
+    forward = runtime.wrap(net)
     correct = torch.zeros((), dtype=torch.long, device=images.device)
     for start in range(0, len(images), batch_size):
-        logits = net(images[start : start + batch_size])
+        with runtime.autocast():
+            logits = forward(images[start : start + batch_size])
         correct += (logits.argmax(dim=1) == labels[start : start + batch_size]).sum()
     net.train(was_training)
     return correct.item() / max(1, len(images))
