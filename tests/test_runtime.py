@@ -166,3 +166,18 @@ def test_evaluation_rows_record_their_runtime_and_resume_may_change_it(tiny_data
     assert RunConfig.load(run.dir / "config.json").runtime.precision == "fp32"
     with pytest.raises(ConfigError):
         again.set_runtime("half", None)
+
+
+def test_window_advanced_speed_settings_round_trip(qtbot):
+    from gdd_studio.ui.setup_panel import SetupPanel
+
+    panel = SetupPanel()
+    qtbot.addWidget(panel)
+    assert panel.config().runtime == preset_config("cpu").runtime  # auto, auto
+    cfg = preset_config("cpu")
+    cfg.runtime.precision, cfg.runtime.compile = "bf16", "off"
+    panel.set_config(cfg)
+    combo = panel.findChild(type(panel.preset), "precisionCombo")
+    assert combo.currentData() == "bf16"
+    combo.setCurrentIndex(combo.findData("fp32"))
+    assert (panel.config().runtime.precision, panel.config().runtime.compile) == ("fp32", "off")

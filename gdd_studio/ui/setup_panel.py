@@ -50,6 +50,7 @@ from ..config import (
     resolve_defaults,
 )
 from ..models.nets import ARCH_TITLES
+from ..models.runtime import native_bf16
 
 LOSS_TITLES = {"skd": "SKD (KL divergence)", "mse": "MSE (DiM)", "none": "none (GAN only)"}
 SELECTION_TITLES = {
@@ -361,6 +362,37 @@ class SetupPanel(QWidget):
         self.download = QCheckBox("download when not found", objectName="downloadCheck")
         form.addRow("", self.download)
         self._bind("download", self.download)
+        adv.addWidget(box)
+
+        box = QGroupBox("Speed")
+        form = self._form(box)
+        here = "native on this CPU" if native_bf16("cpu") else "not native on this CPU: fp32"
+        self._rows(
+            form,
+            (
+                "runtime.precision",
+                "Precision",
+                _combo(
+                    "precisionCombo",
+                    {"auto": f"auto (bf16 where native; {here})", "fp32": "fp32",
+                     "bf16": "bf16 autocast"},
+                    "the arithmetic of every network the run and its evaluation train. auto: "
+                    "bf16 autocast where the device computes it natively (a CPU with AVX-512 "
+                    "BF16 or AMX, a recent GPU), except the GAN, which stays fp32",
+                ),  # fmt: skip
+            ),
+            (
+                "runtime.compile",
+                "Compile",
+                _combo(
+                    "compileCombo",
+                    {"auto": "auto (parts long enough to repay it)", "on": "on", "off": "off"},
+                    "torch.compile the networks: faster steps after some seconds of "
+                    "compilation, which runs on the worker, never in the window. auto: each "
+                    "part that trains at least a few hundred steps",
+                ),
+            ),
+        )
         adv.addWidget(box)
 
         box = QGroupBox("Phase 1: GAN pretraining")
