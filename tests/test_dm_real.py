@@ -28,6 +28,7 @@ from gdd_studio.evaluation.protocol import (
     results_path,
     source_title,
 )
+from gdd_studio.export.charts import ordered_series
 from gdd_studio.models.augment import DSA_STRATEGY
 from gdd_studio.rundir.artifacts import run_config
 from tests.helpers import tiny_config, write_tiny_npz
@@ -75,6 +76,9 @@ def test_dm_real_is_a_row_of_the_results_table_and_csv(run_dir):
     assert set(by) == {"distilled", "random-real", "dm-real"}
     row = by["dm-real"]
     assert source_title(row) == "DM from real"
+    # Its own bar in the chart, after the random real one.
+    names = ordered_series(doc["results"])
+    assert names.index("DM from real") == names.index("random real subset") + 1
     assert row["n"] == 2 and row["images"] == 6 and row["epochs"] == 2
     assert row["dm_iterations"] >= 5 and row["dm_minutes"] == MINUTES
     assert row["dm_minutes_taken"] >= 0 and row["dm_minutes_from"] == "asked"
