@@ -140,6 +140,24 @@ class MonitorConfig:
 
 
 @dataclass
+class RefineConfig:
+    """Refinement of the chosen set after phase 3 (engine/refine.py; docs/METHOD.md).
+
+    ``method`` "dm": distribution matching (DM) on the set's pixels, started from the
+    chosen draws: each iteration a freshly initialised ConvNet-3 embeds real images of
+    each class and the set's, and the set moves so that the class means meet. "none" is
+    the paper's pipeline: the chosen draws are the set.
+    """
+
+    method: str = "none"  # none | dm
+    iterations: int = 1000  # DM iterations at the run's IPC (and at any other IPC made later)
+    lr: float = 1.0  # SGD on the normalised pixels (DM's)
+    momentum: float = 0.5
+    real_per_class: int = 128  # real images embedded per class and iteration
+    width: int = 128  # the embedder ConvNet-3's width (the literature's)
+
+
+@dataclass
 class RuntimeConfig:
     """How every phase's networks run (models/runtime.py says what ``auto`` picks)."""
 
@@ -149,6 +167,7 @@ class RuntimeConfig:
 
 # What a run written before the runtime setting existed ran with.
 LEGACY_RUNTIME = {"precision": "fp32", "compile": "off"}
+REFINE_METHODS = ("none", "dm")
 
 
 @dataclass
@@ -167,6 +186,7 @@ class RunConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     evaluation: EvalConfig = field(default_factory=EvalConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    refine: RefineConfig = field(default_factory=RefineConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
     # ---- JSON -----------------------------------------------------------------------
@@ -533,7 +553,23 @@ def validate(cfg: RunConfig) -> None:
     validate_sampling(cfg.sampling)
     validate_evaluation(cfg.evaluation)
     validate_runtime(cfg.runtime)
+    validate_refine(cfg.refine)
     check_device_name(cfg.device)
+
+
+def validate_refine(r: RefineConfig) -> None:
+    _choice("refine.method", r.method, REFINE_METHODS)
+    for key, value in (
+        ("refine.iterations", r.iterations),
+        ("refine.real_per_class", r.real_per_class),
+        ("refine.width", r.width),
+    ):
+        if value < 1:
+            raise ConfigError(f"{key} must be at least 1, got {value}")
+    if not r.lr > 0:
+        raise ConfigError(f"refine.lr must be greater than 0, got {r.lr}")
+    if not 0 <= r.momentum < 1:
+        raise ConfigError(f"refine.momentum must lie in [0, 1), got {r.momentum}")
 
 
 def validate_runtime(r: RuntimeConfig) -> None:
@@ -672,10 +708,10 @@ def training_settings(cfg: RunConfig) -> dict[str, Any]:
 def phase1_settings(cfg: RunConfig) -> dict[str, Any]:
     """The settings phase 1 depends on. Runs that agree on them reach the phase-1 end in
     the same state (bit for bit at equal torch thread counts): phase 2 and phase 3 are
-    the only readers of ``distill``, ``sampling`` and ``ipc``, and phase 1 draws from
-    none of the pool's random streams."""
+    the only readers of ``distill``, ``sampling``, ``refine`` and ``ipc``, and phase 1
+    draws from none of the pool's random streams."""
     settings = training_settings(cfg)
-    for key in ("distill", "sampling", "ipc", "preset"):
+    for key in ("distill", "sampling", "ipc", "preset", "refine"):
         settings.pop(key)
     if cfg.gan.select == "best":  # quick_score trains a pool-width ConvNet
         settings["distill.pool_width"] = cfg.distill.pool_width

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-PHASE_NAMES = {1: "GAN pretraining", 2: "SKD distillation", 3: "sampling"}
+PHASE_NAMES = {1: "GAN pretraining", 2: "SKD distillation", 3: "the distilled set"}
 
 
 def fmt_duration(seconds: float | None) -> str:

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -45,6 +46,7 @@ from ..rundir.artifacts import (
     check_checkpoints,
     load_checkpoint,
     write_dataset_info,
+    write_stored_set,
 )
 from ..rundir.folder import (
     WRITTEN_FOLDERS,
@@ -71,13 +73,14 @@ from .events import (
     StepMetrics,
     fmt_elapsed,
 )
+from .refine import Refiner, set_spec
 from .sampling import SEED_GRID, grid_noise, make_grid, to_uint8
-from .sets import synthetic_set
+from .sets import choose_set, selection_extra, synthetic_set
 from .trainer import Trainer
 
 METRIC_COLUMNS = [
     "g_loss", "g_adv", "g_cls", "match", "d_loss", "wasserstein", "gp", "d_cls",
-    "pool_loss", "pool_acc",
+    "pool_loss", "pool_acc", "dm_loss",
 ]  # fmt: skip
 
 EventSink = Callable[[Any], None]
@@ -97,6 +100,7 @@ class Run:
         self.trainer: Trainer | None = None
         self._sink: EventSink = lambda e: None
         self._pending: list[tuple[int, int, int, dict[str, Tensor]]] = []
+        self._columns: list[str] | None = None  # metrics.csv's own header, once read
         self._info: dict[str, Any] = {}
         self.restart = False  # its last.pt is missing or damaged: go on from what is whole
         self._check: CheckpointCheck | None = None
@@ -491,7 +495,7 @@ class Run:
         self._write_info(status="running", message="")
         t = self.trainer = self._prepare()
         cfg = self.cfg
-        total = t.totals[1] + t.totals[2]
+        total = sum(t.totals.values())
         self._grid_z, self._grid_y = grid_noise(
             t.data.num_classes, cfg.monitor.grid_cols, cfg.model.nz, cfg.seed * 1000 + SEED_GRID
         )
@@ -549,7 +553,93 @@ class Run:
             # leaves last.pt inside phase P, which finishes (and writes both) on resume.
             self._checkpoint(t, clock, self.folder.phase_checkpoint(phase))
             self._checkpoint(t, clock)
+        if t.totals[3]:
+            stopped = self._refine(t, control, clock, total)
+            if stopped is not None:
+                return stopped
         return self._finish(t, clock)
+
+    def _refine(
+        self, t: Trainer, control: RunControl, clock: _RateClock, total: int
+    ) -> str | None:
+        """Phase 3 with a refinement: the chosen set, moved by DM one iteration a step,
+        with the pauses, stops, metrics, grids and checkpoints of phases 1 and 2. Returns
+        the status when stopped, None when the set is refined."""
+        cfg = self.cfg
+        self._emit(PhaseStarted(3, PHASE_NAMES[3], t.totals[3], t.step - t.phase_step))
+        if t.refine_start is None:
+            self._log(
+                f"phase 3: {PHASE_NAMES[3]}, the IPC-{cfg.ipc} set chosen "
+                f"({cfg.sampling.selection}) and refined by {t.totals[3]} DM iterations"
+            )
+            self._save_generator(t)
+            try:
+                chosen, _ = choose_set(
+                    self.dir, cfg, cfg.ipc, t.G, t.device, cfg.sampling, t.data, self._log,
+                    lambda: control.stop_requested,
+                )  # fmt: skip
+            except GddError:
+                if control.stop_requested:
+                    return self._stop(t, clock)
+                raise
+            extra = selection_extra(cfg.sampling, chosen)
+            t.refine_start = {
+                "images": torch.from_numpy(chosen.images),
+                "labels": torch.from_numpy(chosen.labels),
+                "extra": {k: torch.from_numpy(v) for k, v in extra.items() if v is not None},
+            }
+        start = t.refine_start
+        t.refiner = Refiner(
+            start["images"].numpy(), start["labels"].numpy(), t.data, cfg.refine, cfg.seed,
+            t.runtime["refine"],
+        )  # fmt: skip
+        if t.refiner_state is not None:
+            t.refiner.load_state_dict(t.refiner_state)
+        if t.phase_step == 0:
+            self._save_set_grid(t)
+        while t.phase_step < t.totals[3]:
+            if control.paused:
+                self._pause(t, control, clock)
+            if control.stop_requested:
+                return self._stop(t, clock)
+            loss = t.refiner.step()
+            t.phase_step += 1
+            t.step += 1
+            self._pending.append((3, t.step, 0, {"dm_loss": torch.tensor(loss)}))
+            if t.step % cfg.monitor.log_every == 0:
+                self._flush_metrics()
+            if t.phase_step % cfg.monitor.grid_every == 0:
+                self._save_set_grid(t)
+            clock.tick()
+            self._progress(t, clock, total)
+            if t.step % cfg.monitor.checkpoint_every == 0:
+                self._checkpoint(t, clock)
+        self._flush_metrics()
+        if t.phase_step % cfg.monitor.grid_every != 0:
+            self._save_set_grid(t)
+        return None
+
+    def _save_set_grid(self, t: Trainer) -> None:
+        """The refined set as it stands: one row per class, up to grid_cols images."""
+        images, labels = t.refiner.images(), t.refiner.labels
+        cols = self.cfg.monitor.grid_cols
+        k = t.data.num_classes
+        rows = np.zeros((k * cols, *images.shape[1:]), dtype=np.uint8)
+        for c in range(k):
+            members = images[labels == c][:cols]
+            rows[c * cols : c * cols + len(members)] = members
+        grid = make_grid(rows, k, cols)
+        path = self.folder.grid(3, t.step)
+        storage.atomic_save_png(path, grid)
+        self._emit(GridImage(3, t.step, grid, str(path)))
+
+    def _save_generator(self, t: Trainer) -> None:
+        t.G.eval()
+        if not all(
+            torch.isfinite(v).all() for v in t.G.state_dict().values() if v.is_floating_point()
+        ):
+            raise GddError("the generator's weights are not finite (NaN or infinite): not saved")
+        storage.atomic_torch_save(self.generator_path, t.G.state_dict())
 
     def _maybe_select(self, t: Trainer) -> None:
         g = self.cfg.gan
@@ -591,22 +681,28 @@ class Run:
 
     def _finish(self, t: Trainer, clock: _RateClock) -> str:
         cfg = self.cfg
-        self._emit(PhaseStarted(3, PHASE_NAMES[3], 1, t.step))
-        t.G.eval()
-        if not all(
-            torch.isfinite(v).all() for v in t.G.state_dict().values() if v.is_floating_point()
-        ):
-            raise GddError("the generator's weights are not finite (NaN or infinite): not saved")
-        storage.atomic_torch_save(self.generator_path, t.G.state_dict())
-        self.distilled_path(cfg.ipc).unlink(missing_ok=True)  # a set of an earlier finish
-        chosen = synthetic_set(
-            self.dir, cfg.ipc, generator=t.G, device=t.device, data=t.data, log=self._log
-        )
-        labels = chosen.labels
+        if t.refiner is not None:  # refined in phase 3: that set is the distilled set
+            start = t.refine_start
+            extra = {k: v.numpy() for k, v in start["extra"].items()}
+            labels = start["labels"].numpy()
+            write_stored_set(
+                self.distilled_path(cfg.ipc), t.refiner.images(), labels,
+                set_spec(cfg.sampling, cfg.refine), **extra,
+            )  # fmt: skip
+            how = f"{cfg.sampling.selection} selection, {t.totals[3]} DM iterations"
+        else:
+            self._emit(PhaseStarted(3, PHASE_NAMES[3], 1, t.step))
+            self._save_generator(t)
+            self.distilled_path(cfg.ipc).unlink(missing_ok=True)  # a set of an earlier finish
+            chosen = synthetic_set(
+                self.dir, cfg.ipc, generator=t.G, device=t.device, data=t.data, log=self._log
+            )
+            labels = chosen.labels
+            how = f"{chosen.selection} selection"
         t.elapsed = clock.elapsed()
         self._log(
             f"finished in {fmt_elapsed(t.elapsed)}: generator.pt and "
-            f"distilled/ipc{cfg.ipc}.npz ({len(labels)} images, {chosen.selection} selection)"
+            f"distilled/ipc{cfg.ipc}.npz ({len(labels)} images, {how})"
         )
         self._write_info(status="finished", message="", elapsed_s=t.elapsed, finished=time.time())
         self._emit(RunFinished("finished", str(self.dir), f"{len(labels)} images"))
@@ -630,11 +726,14 @@ class Run:
                 "(the last checkpoint is kept)"
             )
         new_file = not self.metrics_path.exists()
+        if new_file or self._columns is None:
+            self._columns = METRIC_COLUMNS if new_file else self._metrics_columns()
+        columns = self._columns
         i = 0
         with open(self.metrics_path, "a", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             if new_file:
-                writer.writerow(["phase", "step", "epoch", "time", *METRIC_COLUMNS])
+                writer.writerow(["phase", "step", "epoch", "time", *columns])
             now = round(time.time(), 3)
             for phase, step, epoch, values in self._pending:
                 row = {}
@@ -643,10 +742,17 @@ class Run:
                     i += 1
                 writer.writerow(
                     [phase, step, epoch, now]
-                    + [f"{row[c]:.6g}" if c in row else "" for c in METRIC_COLUMNS]
+                    + [f"{row[c]:.6g}" if c in row else "" for c in columns]
                 )
                 self._emit(StepMetrics(phase, step, epoch, row))
         self._pending.clear()
+
+    def _metrics_columns(self) -> list[str]:
+        """The loss columns of an existing metrics.csv: a run written before a column was
+        added keeps its own header, so its rows keep their width."""
+        with open(self.metrics_path, encoding="utf-8", newline="") as fh:
+            header = next(csv.reader(fh), [])
+        return header[4:] if header[:2] == ["phase", "step"] else METRIC_COLUMNS
 
     def _save_grid(self, t: Trainer, phase: int) -> None:
         was_training = t.G.training
@@ -690,7 +796,7 @@ class Run:
             return path
         storage.atomic_torch_save(self.checkpoint_path, t.state_dict())
         self._write_info(
-            phase=t.phase, step=t.step, total_steps=t.totals[1] + t.totals[2], elapsed_s=t.elapsed
+            phase=t.phase, step=t.step, total_steps=sum(t.totals.values()), elapsed_s=t.elapsed
         )
         self._emit(CheckpointSaved(t.step, str(self.checkpoint_path)))
         return self.checkpoint_path

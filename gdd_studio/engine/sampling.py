@@ -12,6 +12,7 @@ from ..models.gan import Generator, conditional_noise
 (SEED_DATA, SEED_NOISE, SEED_AUG, SEED_POOL, SEED_GRID, SEED_SAMPLE, SEED_SELECT, SEED_OBSERVER) = (
     range(1, 9)
 )
+SEED_REFINE = 9
 
 
 def to_uint8(images: Tensor) -> np.ndarray:

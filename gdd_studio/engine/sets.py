@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from ..config import SamplingConfig
+from ..config import RunConfig, SamplingConfig
 from ..data import ImageDataset, load_dataset
 from ..errors import GddError
 from ..models.fit import normalizer
@@ -27,45 +27,25 @@ from ..rundir.artifacts import (
     synthetic_set_path,
     write_stored_set,
 )
+from .refine import Refiner, refine_runtime, set_spec
 from .sampling import SEED_OBSERVER, SEED_SAMPLE
-from .selection import load_or_train_observer, real_class_means, select_set, selection_spec
+from .selection import Selection, load_or_train_observer, real_class_means, select_set
 
 
-def synthetic_set(
+def choose_set(
     run_dir: Path,
+    cfg: RunConfig,
     ipc: int,
-    source: str = "distilled",
-    device: torch.device | str = "cpu",
-    generator: Generator | None = None,
-    sampling: SamplingConfig | None = None,
-    data: ImageDataset | None = None,
+    g: Generator,
+    device: torch.device | str,
+    sampling: SamplingConfig,
+    data: ImageDataset | None,
     log: Callable[[str], None] = lambda m: None,
     should_stop: Callable[[], bool] | None = None,
-) -> StoredSet:
-    """A generator's set at ``ipc``, chosen by ``sampling`` (default: the run's own rule).
-
-    Read back when stored with the same selection; otherwise drawn, chosen and stored.
-    Herding needs the real training split (``data``, loaded when not given) and the
-    run's observer (trained once, kept under ``selection/``). Raises GddError("stopped")
-    when ``should_stop`` interrupts the observer's training.
-    """
-    if source not in SOURCES_WITH_GENERATOR:
-        raise ValueError(f"no generator makes the {source!r} set")
-    if ipc < 1:
-        raise GddError(f"IPC must be at least 1, got {ipc}")
-    cfg = run_config(run_dir)
-    sampling = sampling or cfg.sampling
-    spec = selection_spec(sampling)
-    path = synthetic_set_path(run_dir, ipc, source, sampling.selection)
-    if path.is_file():
-        stored = read_stored_set(path)
-        if stored.spec == spec:
-            return stored
-        log(
-            f"{path.name} was chosen by '{stored.selection}' selection; "
-            f"making the '{spec['selection']}' set in its place"
-        )
-    g = generator if generator is not None else load_run_generator(run_dir, source)
+) -> tuple[Selection, ImageDataset | None]:
+    """Draw from ``g`` and keep IPC per class by ``sampling`` (nothing written but the
+    observer, kept under ``selection/``); also the dataset, loaded when herding needed it.
+    Raises GddError("stopped") when ``should_stop`` interrupts the observer's training."""
     g = g.to(device)
     observer = targets = norm = None
     if sampling.selection != "random":
@@ -83,11 +63,75 @@ def synthetic_set(
         g, ipc, cfg.model.nz, cfg.seed * 1000 + SEED_SAMPLE, device, sampling, observer,
         targets, norm,
     )  # fmt: skip
-    extra: dict[str, Any] = {}
-    if sampling.selection != "random":
-        extra = {
-            "candidates": chosen.candidates, "candidate_labels": chosen.candidate_labels,
-            "kept": chosen.kept, "confidence": chosen.confidence,
-        }  # fmt: skip
-    write_stored_set(path, chosen.images, chosen.labels, spec, **extra)
-    return StoredSet(chosen.images, chosen.labels, spec, True, **extra)
+    return chosen, data
+
+
+def selection_extra(sampling: SamplingConfig, chosen: Selection) -> dict[str, Any]:
+    """What a stored set keeps beside its images: the candidates herding chose from."""
+    if sampling.selection == "random":
+        return {}
+    return {
+        "candidates": chosen.candidates, "candidate_labels": chosen.candidate_labels,
+        "kept": chosen.kept, "confidence": chosen.confidence,
+    }  # fmt: skip
+
+
+def synthetic_set(
+    run_dir: Path,
+    ipc: int,
+    source: str = "distilled",
+    device: torch.device | str = "cpu",
+    generator: Generator | None = None,
+    sampling: SamplingConfig | None = None,
+    data: ImageDataset | None = None,
+    log: Callable[[str], None] = lambda m: None,
+    should_stop: Callable[[], bool] | None = None,
+) -> StoredSet:
+    """A generator's set at ``ipc``, chosen by ``sampling`` (default: the run's own rule)
+    and refined as the run's ``refine`` says.
+
+    Read back when stored with the same selection and refinement; otherwise drawn,
+    chosen, refined and stored. Herding needs the real training split (``data``, loaded
+    when not given) and the run's observer (trained once, kept under ``selection/``); so
+    does the refinement. Raises GddError("stopped") when ``should_stop`` interrupts the
+    observer's training or the refinement.
+    """
+    if source not in SOURCES_WITH_GENERATOR:
+        raise ValueError(f"no generator makes the {source!r} set")
+    if ipc < 1:
+        raise GddError(f"IPC must be at least 1, got {ipc}")
+    cfg = run_config(run_dir)
+    sampling = sampling or cfg.sampling
+    spec = set_spec(sampling, cfg.refine)
+    path = synthetic_set_path(run_dir, ipc, source, sampling.selection)
+    if path.is_file():
+        stored = read_stored_set(path)
+        if stored.spec == spec:
+            return stored
+        if stored.spec.get("refine") == spec.get("refine"):
+            log(
+                f"{path.name} was chosen by '{stored.selection}' selection; "
+                f"making the '{spec['selection']}' set in its place"
+            )
+        else:
+            log(f"{path.name} was refined otherwise; making it with this run's refinement")
+    g = generator if generator is not None else load_run_generator(run_dir, source)
+    chosen, data = choose_set(run_dir, cfg, ipc, g, device, sampling, data, log, should_stop)
+    images = chosen.images
+    if "refine" in spec:
+        if data is None:
+            data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=False)
+        data = data.to(device)
+        refiner = Refiner(
+            chosen.images, chosen.labels, data, cfg.refine, cfg.seed,
+            refine_runtime(cfg.refine, cfg.runtime, device),
+        )  # fmt: skip
+        log(f"refining the {source} IPC-{ipc} set: {cfg.refine.iterations} DM iterations")
+        if not refiner.run(
+            should_stop, lambda i, n: log(f"refining the {source} IPC-{ipc} set: {i} / {n}")
+        ):
+            raise GddError("stopped while refining the set")
+        images = refiner.images()
+    extra = selection_extra(sampling, chosen)
+    write_stored_set(path, images, chosen.labels, spec, **extra)
+    return StoredSet(images, chosen.labels, spec, True, **extra)

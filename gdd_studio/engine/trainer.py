@@ -66,6 +66,8 @@ class Trainer:
             2: steps_per_epoch(n, cfg.distill.batch_size, cfg.distill.steps_per_epoch),
         }
         self.totals = {1: cfg.gan.epochs * self.spe[1], 2: cfg.distill.epochs * self.spe[2]}
+        # Phase 3 refines the chosen set (one DM iteration a step); 0 steps when it is off.
+        self.totals[3] = cfg.refine.iterations if cfg.refine.method != "none" else 0
         self.runtime = self._resolve_runtime()
         # What the steps call: G and D themselves, or their compiled forms (same parameters;
         # the checkpoint saves G and D). The critic's gradient penalty runs D eagerly.
@@ -80,6 +82,11 @@ class Trainer:
         self.pool_opt: torch.optim.Optimizer | None = None
         self.pretrained: dict[str, dict[str, Tensor]] = {}
         self.best: dict[str, Any] | None = None  # phase-1 "best" selection
+        # Phase 3: the chosen set it started from ({"images", "labels", "extra"}) and the
+        # refiner stepping it (engine/refine.py), or its saved state before it is rebuilt.
+        self.refine_start: dict[str, Any] | None = None
+        self.refiner: Any = None
+        self.refiner_state: dict[str, Any] | None = None
         self.elapsed = 0.0
 
     def _resolve_runtime(self) -> dict[str, Runtime]:
@@ -94,6 +101,8 @@ class Trainer:
             per_epoch = max(1, len(self.data.x_train) // dc.batch_size)
             pool_steps = len(dc.pool) * dc.pool_pretrain_epochs * per_epoch
         steps = {"gan": self.totals[1] + self.totals[2], "pool": pool_steps}
+        if self.totals[3]:
+            steps["refine"] = self.totals[3]
         return {
             part: resolve(r.precision, r.compile, self.device, part, n)
             for part, n in steps.items()
@@ -350,6 +359,9 @@ class Trainer:
             "pretrained": self.pretrained,
             "best": self.best,
         }
+        if self.refine_start is not None:
+            refiner = self.refiner.state_dict() if self.refiner is not None else self.refiner_state
+            state["refine"] = {"start": self.refine_start, "refiner": refiner}
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -371,6 +383,9 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         self.pretrained = state["pretrained"] or {}
         self.best = state["best"]
+        refine = state.get("refine")  # absent before phase 3 and in older checkpoints
+        self.refine_start = refine["start"] if refine else None
+        self.refiner, self.refiner_state = None, refine["refiner"] if refine else None
         self.pool_arch = state["pool_arch"]
         self._set_pool_net(None)
         self.pool_opt = None

@@ -1,0 +1,143 @@
+"""Phase 3's refinement: DM on the chosen set, stepped, checkpointed and resumed exactly."""
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from gdd_studio.config import RunConfig, validate
+from gdd_studio.engine.events import GridImage, PhaseStarted, Progress, RunControl
+from gdd_studio.engine.run import Run, load_checkpoint, read_run_info
+from gdd_studio.engine.sets import synthetic_set
+from gdd_studio.errors import ConfigError
+from gdd_studio.rundir.artifacts import read_stored_set
+from tests.helpers import tiny_config, write_tiny_npz
+
+GAN_STEPS = 12  # tiny_config: 2 x 3 steps in each of phases 1 and 2
+ITERATIONS = 6
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path):
+    return "npz:" + str(write_tiny_npz(tmp_path / "tiny.npz"))
+
+
+def refined_config(dataset, **changes):
+    cfg = tiny_config(dataset, **changes)
+    cfg.refine.method, cfg.refine.iterations = "dm", ITERATIONS
+    cfg.refine.width, cfg.refine.real_per_class = 8, 8
+    return cfg
+
+
+@pytest.fixture
+def reference(tiny_dataset, tmp_path):
+    run = Run.create(refined_config(tiny_dataset), tmp_path / "ref")
+    assert run.execute() == "finished"
+    return run
+
+
+def test_a_refined_run_steps_phase_3_and_records_how_its_set_was_made(tiny_dataset, tmp_path):
+    events = []
+    run = Run.create(refined_config(tiny_dataset), tmp_path / "runs")
+    assert run.execute(events.append) == "finished"
+    starts = [e for e in events if isinstance(e, PhaseStarted)]
+    assert [e.phase for e in starts] == [1, 2, 3]
+    assert starts[-1].total_steps == ITERATIONS and starts[-1].step == GAN_STEPS
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress[-1].step == progress[-1].total_steps == GAN_STEPS + ITERATIONS
+    assert progress[-1].phase == 3 and progress[-1].phase_total == ITERATIONS
+    assert any(isinstance(e, GridImage) and e.phase == 3 for e in events)
+    rows = list(csv.DictReader(open(run.metrics_path)))
+    phase3 = [r for r in rows if r["phase"] == "3"]
+    assert [int(r["step"]) for r in phase3] == list(range(GAN_STEPS + 1, GAN_STEPS + 7))
+    assert all(float(r["dm_loss"]) > 0 for r in phase3)
+    stored = read_stored_set(run.distilled_path(2))
+    assert stored.spec["refine"]["method"] == "dm"
+    assert stored.spec["refine"]["iterations"] == ITERATIONS
+    assert stored.candidates is not None  # herding's candidates stay for the viewer
+    # The refinement moved the chosen draws.
+    chosen = stored.candidates[stored.kept]
+    assert not np.array_equal(chosen, stored.images)
+    info = read_run_info(run.dir)
+    assert info["total_steps"] == GAN_STEPS + ITERATIONS
+    assert info["runtime"]["refine"] == {"precision": "fp32", "compile": False}
+    # Read back as the run's distilled set, not made again.
+    again = synthetic_set(run.dir, 2, "distilled", "cpu")
+    assert not again.new and np.array_equal(again.images, stored.images)
+
+
+@pytest.mark.parametrize("stop_at", [GAN_STEPS + 1, GAN_STEPS + 4])
+def test_stop_in_the_refinement_resumes_to_the_uninterrupted_set(
+    reference, tiny_dataset, tmp_path, stop_at
+):
+    control = RunControl()
+
+    def on_event(e):
+        if isinstance(e, Progress) and e.step == stop_at:
+            control.stop()
+
+    run = Run.create(refined_config(tiny_dataset), tmp_path / "stopped")
+    assert run.execute(on_event, control) == "stopped"
+    state = load_checkpoint(run.checkpoint_path)
+    assert state["phase"] == 3 and state["step"] == stop_at and "refine" in state
+    again = Run.open(run.dir)
+    assert again.execute() == "finished"
+    a, b = np.load(reference.distilled_path(2)), np.load(again.distilled_path(2))
+    assert np.array_equal(a["images"], b["images"])
+    rows = list(csv.DictReader(open(run.metrics_path)))
+    assert [int(r["step"]) for r in rows] == list(range(1, GAN_STEPS + ITERATIONS + 1))
+
+
+def test_a_set_made_later_is_refined_the_same_way(reference):
+    stored = synthetic_set(reference.dir, 1, "distilled", "cpu")
+    assert stored.new and stored.spec["refine"]["iterations"] == ITERATIONS
+    gan_only = synthetic_set(reference.dir, 1, "gan-only", "cpu")
+    assert gan_only.spec == stored.spec  # the GAN-only baseline on equal footing
+
+
+def test_refine_off_is_the_paper_pipeline_and_old_checkpoints_load(tiny_dataset, tmp_path):
+    cfg = tiny_config(tiny_dataset, sampling__selection="random")
+    run = Run.create(cfg, tmp_path / "plain")
+    assert run.execute() == "finished"
+    stored = read_stored_set(run.distilled_path(2))
+    assert stored.spec == {"selection": "random"}
+    state = load_checkpoint(run.checkpoint_path)
+    assert "refine" not in state
+    # A config written before the refinement existed reads as "none".
+    saved = cfg.to_dict()
+    del saved["refine"]
+    assert RunConfig.from_dict(saved).refine.method == "none"
+
+
+def test_bad_refine_settings_are_one_message(tiny_dataset):
+    cfg = refined_config(tiny_dataset)
+    cfg.refine.method = "glad"
+    with pytest.raises(ConfigError, match="refine.method must be one of none, dm"):
+        validate(cfg)
+    cfg = refined_config(tiny_dataset)
+    cfg.refine.iterations = 0
+    with pytest.raises(ConfigError, match="refine.iterations must be at least 1"):
+        validate(cfg)
+
+
+def test_refiner_state_round_trips(reference):
+    from gdd_studio.data import load_dataset
+    from gdd_studio.engine.refine import Refiner
+    from gdd_studio.models.runtime import Runtime
+
+    cfg = reference.cfg
+    data = load_dataset(cfg.dataset)
+    stored = read_stored_set(reference.distilled_path(2))
+    start = stored.candidates[stored.kept]
+    one = Refiner(start, stored.labels, data, cfg.refine, cfg.seed, Runtime())
+    one.run()
+    two = Refiner(start, stored.labels, data, cfg.refine, cfg.seed, Runtime())
+    for _ in range(2):
+        two.step()
+    three = Refiner(start, stored.labels, data, cfg.refine, cfg.seed, Runtime())
+    three.load_state_dict(two.state_dict())
+    three.run()
+    assert np.array_equal(one.images(), three.images())
+    assert np.array_equal(one.images(), stored.images)  # what the run stored
+    assert torch.is_tensor(one.state_dict()["param"])
