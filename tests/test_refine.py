@@ -141,3 +141,17 @@ def test_refiner_state_round_trips(reference):
     assert np.array_equal(one.images(), three.images())
     assert np.array_equal(one.images(), stored.images)  # what the run stored
     assert torch.is_tensor(one.state_dict()["param"])
+
+
+def test_window_sets_the_refinement(qtbot):
+    from PySide6.QtWidgets import QComboBox, QSpinBox
+
+    from gdd_studio.ui.setup_panel import SetupPanel
+
+    panel = SetupPanel()
+    qtbot.addWidget(panel)
+    combo = panel.findChild(QComboBox, "refineCombo")
+    combo.setCurrentIndex(combo.findData("dm"))
+    panel.findChild(QSpinBox, "refineIterationsSpin").setValue(250)
+    cfg = panel.config()
+    assert (cfg.refine.method, cfg.refine.iterations) == ("dm", 250)

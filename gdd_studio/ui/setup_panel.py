@@ -57,6 +57,10 @@ SELECTION_TITLES = {
     "herding": "herding toward real (best)",
     "random": "first draws (the paper's)",
 }
+REFINE_TITLES = {
+    "none": "none (the chosen draws)",
+    "dm": "distribution matching (DM)",
+}
 POOL_BN_TITLES = {
     "eval": "eval: real-data statistics (ours)",
     "train": "train: the batch's own (DiM)",
@@ -327,6 +331,15 @@ class SetupPanel(QWidget):
         )  # fmt: skip
         form.addRow("Set selection", self.selection)
         self._bind("sampling.selection", self.selection)
+        self.refine = _combo(
+            "refineCombo", REFINE_TITLES,
+            "after selection, move the chosen images toward the real data: DM matches the "
+            "mean features of freshly initialised ConvNets on real and chosen images, class "
+            "by class (one iteration a step of phase 3; Advanced sets how many). none keeps "
+            "the chosen draws, as the paper does",
+        )  # fmt: skip
+        form.addRow("Refinement", self.refine)
+        self._bind("refine.method", self.refine)
         layout.addWidget(box)
 
         # ---- advanced ----
@@ -486,6 +499,22 @@ class SetupPanel(QWidget):
                 "sampling.observer_epochs",
                 "Observer epochs",
                 _spin(1, 10**4, "observerEpochsSpin", "its passes over the real training split"),
+            ),
+            (
+                "refine.iterations",
+                "DM iterations",
+                _spin(1, 10**7, "refineIterationsSpin", "refinement steps (DM only)"),
+            ),
+            ("refine.lr", "DM lr", SciSpinBox(1e-6, 1e4)),
+            (
+                "refine.real_per_class",
+                "DM real / class",
+                _spin(1, 10**5, "refineRealSpin", "real images embedded per class and step"),
+            ),
+            (
+                "refine.width",
+                "DM embedder width",
+                _spin(1, 4096, "refineWidthSpin", "channels of the random ConvNet-3"),
             ),
         )
         adv.addWidget(box)
