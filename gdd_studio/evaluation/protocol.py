@@ -43,6 +43,7 @@ from .. import storage
 from ..config import (
     ARCH_RENAMES_V1,
     EvalConfig,
+    RefineConfig,
     RuntimeConfig,
     SamplingConfig,
     resolve_device,
@@ -634,6 +635,9 @@ class Evaluation:
             "images": images,
             "epochs": epochs,
             "selection": self.sampling.selection if source in SOURCES_WITH_GENERATOR else None,
+            # A generator-made set is refined as the run says (engine/refine.py).
+            "refine": refine_label(self.run_cfg.refine) if source in SOURCES_WITH_GENERATOR
+            else None,
             "protocol": s.protocol if source in ("distilled", "gan-only") else "fixed",
             "report": s.report,
             "width": s.width,
@@ -809,7 +813,7 @@ def _row_key(row: dict[str, Any]) -> tuple:
     selection = row.get("selection") or (
         "random" if row.get("source") in SOURCES_WITH_GENERATOR else None
     )
-    return (row.get("arch"), row.get("ipc"), row.get("source"), selection)
+    return (row.get("arch"), row.get("ipc"), row.get("source"), selection, row.get("refine"))
 
 
 def _sort_key(row: dict[str, Any]) -> tuple:
@@ -836,7 +840,14 @@ def source_title(row: dict[str, Any]) -> str:
     selection = row.get("selection") or "random"
     if source in SOURCES_WITH_GENERATOR and selection != SamplingConfig().selection:
         title += f", {selection} selection"
+    if source in SOURCES_WITH_GENERATOR and row.get("refine"):
+        title += f", + {row['refine']}"
     return title
+
+
+def refine_label(r: RefineConfig) -> str | None:
+    """How a row's set was refined, short enough for a legend ("DM x 600"); None: not."""
+    return None if r.method == "none" else f"{r.method.upper()} x {r.iterations}"
 
 
 def _row_title(arch: str, ipc: int | None, source: str) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import shutil
 from dataclasses import dataclass
 from typing import Any
@@ -67,10 +68,14 @@ def compile_available(device_type: str) -> bool:
 @functools.cache
 def _configure_inductor() -> None:
     """Compile in this process: inductor would otherwise start a pool of compile workers,
-    one per core, beside the training threads that already use this process's share."""
+    one per core, beside the training threads that already use this process's share.
+    Called before the first compilation of every process that compiles."""
     import torch._inductor.config as inductor_config
 
     inductor_config.compile_threads = 1
+    # A CUDA build of torch on a machine without CUDA warns at the first CPU compilation
+    # that it found no CUDA runtime: true, and nothing a user of the CPU path can act on.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)

@@ -392,14 +392,15 @@ class Sweep:
         # For the rows that do not depend on a member's own phase 2, what makes two
         # members' rows the same computation: random real rows on the same data with the
         # same evaluation settings and device; GAN-only rows also on the same phase-1
-        # generator (a member and those that took its phase 1) and the same selection.
+        # generator (a member and those that took its phase 1) and the same selection
         planned = dataclasses.replace(settings, ipcs=settings.ipcs or [cfg.ipc])
         common = json.dumps(
             [cfg.dataset, cfg.data_dir, device or cfg.device, dataclasses.asdict(planned)],
             sort_keys=True, default=str,
         )  # fmt: skip
         origin = read_run_info(self.member_dir(m)).get("phase1_from") or m["run"]
-        chosen = dataclasses.asdict(sampling or cfg.sampling)
+        # ... and the same refinement, which GAN-only sets get as the distilled set does
+        chosen = [dataclasses.asdict(sampling or cfg.sampling), dataclasses.asdict(cfg.refine)]
         keys = {
             "random-real": common,
             "gan-only": common + json.dumps([origin, chosen], sort_keys=True, default=str),
