@@ -8,11 +8,14 @@ created once per loss and updated with ``setData`` (clearing and re-plotting lea
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSize, Qt
+from pyqtgraph.graphicsItems.LabelItem import LabelItem
+from pyqtgraph.graphicsItems.LegendItem import ItemSample
+from PySide6.QtCore import QSize, Qt, QTimer, Slot
 from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -74,7 +77,7 @@ class LossPanel(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         # The legend sits in its own row under the axis, so it never hides a curve or the
         # phase line; clicking an entry hides or shows its curve.
-        self.legend = pg.LegendItem(colCount=3, labelTextSize="8pt", verSpacing=-6)
+        self.legend = _Legend(colCount=3, labelTextSize="8pt", verSpacing=-6)
         self.plot.getPlotItem().layout.addItem(self.legend, 4, 1)
         self.plot.setClipToView(True)
         self.plot.setDownsampling(auto=True, mode="peak")
@@ -98,11 +101,19 @@ class LossPanel(QWidget):
         layout.addLayout(row)
         self._steps: dict[str, list[int]] = {}
         self._values: dict[str, list[float]] = {}
-        self._curves: dict[str, pg.PlotDataItem] = {}
+        self._curves: dict[str, pg.PlotDataItem] = {}  # every loss's, made ahead
+        self._entries: dict[str, tuple[ItemSample, LabelItem]] = {}  # their legend rows
+        self._shown: set[str] = set()  # losses in the legend (once drawn, until replaced)
         self._smoothed: dict[str, np.ndarray] = {}  # smoothed so far, at self._weight
         self._weight = -1.0
         self._dirty: set[str] = set()
         self._boundary: pg.InfiniteLine | None = None
+        # A curve and its legend row cost 5-15 ms each to make (pyqtgraph lays the label
+        # out): made one at a time while the window is idle after it opens, not all at
+        # once when a phase starts and reports four to seven new losses.
+        self._prepare = QTimer(self, interval=0)
+        self._prepare.timeout.connect(self._prepare_one)
+        self._prepare.start()
 
     def clear(self) -> None:
         for curve in self._curves.values():
@@ -160,12 +171,25 @@ class LossPanel(QWidget):
             return None
         return self._boundary.value()
 
-    def _rebuild_legend(self) -> None:
-        # Entries in the fixed order of LOSS_TITLES, whatever order the losses first came in.
-        self.legend.clear()
-        for key in LOSS_TITLES:
-            if key in self._curves:
-                self.legend.addItem(self._curves[key], LOSS_TITLES[key])
+    @Slot()
+    def _prepare_one(self) -> None:
+        """Make the next loss's curve and legend row ahead of its first value."""
+        missing = [key for key in LOSS_TITLES if key not in self._curves]
+        if missing:
+            self._curve(missing[0])
+        if len(missing) <= 1:
+            self._prepare.stop()
+
+    def _curve(self, key: str) -> pg.PlotDataItem:
+        """A loss's curve (empty until it has values) and its legend row, made once."""
+        curve = self._curves.get(key)
+        if curve is None:
+            order = list(LOSS_TITLES)
+            pen = pg.mkPen(_PENS[order.index(key) % len(_PENS)], width=1.5)
+            curve = self.plot.plot([], [], pen=pen)
+            self._curves[key] = curve
+            self._entries[key] = self.legend.make_entry(curve, LOSS_TITLES[key])
+        return curve
 
     def redraw(self) -> None:
         """Draw what changed since the last redraw (the window's timer calls this)."""
@@ -175,14 +199,8 @@ class LossPanel(QWidget):
             self._smoothed.clear()
             self._dirty = set(self._steps)
         order = list(LOSS_TITLES)
-        new_curves = False
         for key in sorted(self._dirty, key=order.index):
-            curve = self._curves.get(key)
-            if curve is None:
-                pen = pg.mkPen(_PENS[order.index(key) % len(_PENS)], width=1.5)
-                curve = self.plot.plot([], [], pen=pen)
-                self._curves[key] = curve
-                new_curves = True
+            curve = self._curve(key)
             raw = self._values.get(key, [])
             done = self._smoothed.get(key, np.empty(0))
             if len(done) < len(raw):
@@ -190,10 +208,44 @@ class LossPanel(QWidget):
                 done = np.concatenate([done, more])
                 self._smoothed[key] = done
             curve.setData(np.asarray(self._steps.get(key, []), dtype=np.float64), done)
-        if new_curves:  # once, however many losses a phase start brought
-            self._rebuild_legend()
+        if not self._shown.issuperset(self._steps):
+            # Entries in the fixed order of LOSS_TITLES, whatever order the losses first
+            # came in; laid out once, however many losses a phase start brought.
+            self._shown.update(self._steps)
+            self.legend.show_entries([self._entries[k] for k in order if k in self._shown])
         self._dirty.clear()
         self._empty.setVisible(not self._steps)
+
+
+class _Legend(pg.LegendItem):
+    """A legend whose rows are made ahead (:meth:`make_entry`) and laid out when shown."""
+
+    def make_entry(self, item: pg.PlotDataItem, name: str) -> tuple[ItemSample, LabelItem]:
+        """A row for ``item`` as :meth:`addItem` makes it, not yet in the legend."""
+        label = LabelItem(
+            name, color=self.opts["labelTextColor"], justify="left",
+            size=self.opts["labelTextSize"],
+        )  # fmt: skip
+        sample = self.sampleType(item)
+        sample.sigClicked.connect(self.sigSampleClicked)
+        return sample, label
+
+    def show_entries(self, entries: list[tuple[ItemSample, LabelItem]]) -> None:
+        """Show exactly these rows, in this order (laid out as :meth:`setColumnCount`
+        lays out the rows it has)."""
+        for sample, label in self.items:
+            if (sample, label) not in entries:
+                sample.hide()
+                label.hide()
+        for i in range(self.layout.count() - 1, -1, -1):
+            self.layout.removeAt(i)
+        self.items = list(entries)
+        self.rowCount = max(1, math.ceil(len(self.items) / self.columnCount))
+        for sample, label in self.items:
+            self._addItemToLayout(sample, label)
+            sample.show()
+            label.show()
+        self.updateSize()
 
 
 class GridPanel(QWidget):

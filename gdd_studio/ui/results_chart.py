@@ -55,6 +55,7 @@ class ResultsChart(pg.PlotWidget):
         self.series: list[str] = []
         self.value_labels: list[tuple[float, float, str]] = []  # (x, y, text) drawn
         self._empty = pg.TextItem("no results yet", color="#888", anchor=(0.5, 0.5))
+        self._cleared: str | None = None  # the text shown alone, until something is drawn
 
     def _fit_legend(self) -> None:
         """As many legend columns as the widest entry allows: the legend wraps into rows
@@ -71,6 +72,12 @@ class ResultsChart(pg.PlotWidget):
             self._fit_legend()
 
     def clear_chart(self, text: str = "no results yet") -> None:
+        if self._cleared is not None:  # already empty: only the text changes
+            if self._cleared != text:
+                self._empty.setText(text)
+                self._cleared = text
+            return  # clearing again re-adds the text item: 20-30 ms a selection
+        self._cleared = text
         self.item.clear()
         self.legend.clear()
         self.drawn, self.series, self.value_labels = [], [], []
@@ -149,6 +156,7 @@ class ResultsChart(pg.PlotWidget):
         from 0 % drew 93.0 and 94.4 the same height."""
         from ..export.charts import COLOURS, zoomed_label, zoomed_range
 
+        self._cleared = None
         self.item.clear()
         self.legend.clear()
         self.drawn, self.value_labels = [], []

@@ -19,7 +19,7 @@ from PySide6.QtCore import Signal
 from ..config import RunConfig
 from ..engine.events import LogMessage
 from ..sweep.executors import LocalExecutor
-from .jobs import Worker
+from .jobs import Worker, freeze_after
 
 if TYPE_CHECKING:  # the data package imports torch: the worker's thread loads it
     from ..data import ImageDataset
@@ -32,11 +32,18 @@ def warm_up_engine() -> threading.Thread:
     1.3 s on a 2-core CPU) and the first convolution sets up its kernels. Done by the first
     run's worker, that import holds Python's GIL in stretches of 100-200 ms and stalls the
     window just as the run starts; done right after launch, it is over before a user has
-    chosen the settings, and every run starts warm.
+    chosen the settings, and every run starts warm. The engine's own modules are imported
+    here too (a run's thread would import them at its start).
+
+    Once it has ended, the window's garbage collector freezes everything alive (torch,
+    Qt, the engine: ``jobs.GuiCollector``), so no later collection on the GUI thread walks
+    those objects again.
     """
 
     def work() -> None:
         import torch
+
+        from ..engine import run  # noqa: F401 - imported for a run's thread
 
         net = torch.nn.Conv2d(1, 2, 3)
         opt = torch.optim.Adam(net.parameters())
@@ -45,6 +52,7 @@ def warm_up_engine() -> threading.Thread:
 
     thread = threading.Thread(target=work, name="gdd-warm-up", daemon=True)
     thread.start()
+    freeze_after(thread)
     return thread
 
 
