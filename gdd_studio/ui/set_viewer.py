@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from ..errors import GddError, user_message
 from .jobs import Job, wait_for_jobs
-from .setup_panel import SELECTION_TITLES
+from .setup_widgets import SELECTION_TITLES
 from .worker import SetWorker
 
 Message = Callable[[str, str, str], None]  # (kind, title, text)

@@ -11,25 +11,16 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -37,11 +28,8 @@ from PySide6.QtWidgets import (
 
 from ..config import (
     CLASSIFIERS,
-    DISCRIMINATOR_MODES,
-    GAN_SELECT,
     LAMBDA_DEFAULTS,
     LOSSES,
-    POOL_MODES,
     PRESETS,
     TAU_MODES,
     RunConfig,
@@ -49,143 +37,27 @@ from ..config import (
     preset_config,
     resolve_defaults,
 )
-from ..models.nets import ARCH_TITLES
-from ..models.runtime import native_bf16
+from .setup_advanced import AdvancedSettings
+from .setup_widgets import (
+    LOSS_TITLES,
+    POOL_BN_TITLES,
+    REFINE_TITLES,
+    SELECTION_TITLES,
+    NetworkList,
+    SciSpinBox,
+    combo,
+    config_value,
+    dspin,
+    read_value,
+    set_config_value,
+    show_value,
+    spin,
+)
 
-LOSS_TITLES = {"skd": "SKD (KL divergence)", "mse": "MSE (DiM)", "none": "none (GAN only)"}
-SELECTION_TITLES = {
-    "herding": "herding toward real (best)",
-    "random": "first draws (the paper's)",
-}
-REFINE_TITLES = {
-    "none": "none (the chosen draws)",
-    "dm": "distribution matching (DM)",
-}
-POOL_BN_TITLES = {
-    "eval": "eval: real-data statistics (ours)",
-    "train": "train: the batch's own (DiM)",
-}
 CUSTOM = "__custom__"  # item data prefix of the "Image folder..." / "NPZ file..." entries
 
 
-class SciSpinBox(QDoubleSpinBox):
-    """A spin box for learning rates and other small numbers: shows 5e-06, not 0.000005.
-
-    Arrows multiply or divide by 10 because a learning rate is searched in decades.
-    """
-
-    def __init__(self, lo: float, hi: float) -> None:
-        super().__init__()
-        self.setDecimals(12)
-        self.setRange(lo, hi)
-        self.setKeyboardTracking(False)
-
-    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt's name
-        return f"{value:.4g}"
-
-    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt's name
-        try:
-            return float(text)
-        except ValueError:
-            return self.value()
-
-    def validate(self, text: str, pos: int) -> object:
-        try:
-            float(text)
-            state = QValidator.State.Acceptable
-        except ValueError:
-            ok = all(c in "0123456789.eE-+" for c in text)
-            state = QValidator.State.Intermediate if ok else QValidator.State.Invalid
-        return state, text, pos
-
-    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt's name
-        value = self.value() * (10.0**steps)
-        self.setValue(min(max(value, self.minimum()), self.maximum()))
-
-    def stepEnabled(self) -> QAbstractSpinBox.StepEnabledFlag:  # noqa: N802 - Qt's name
-        return QAbstractSpinBox.StepEnabledFlag.StepUpEnabled | (
-            QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
-        )
-
-
-def _spin(lo: int, hi: int, name: str, tip: str = "", none_text: str = "") -> QSpinBox:
-    """An int box; with ``none_text`` its lowest value (0) stands for the setting's None."""
-    box = QSpinBox(objectName=name)
-    box.setRange(lo, hi)
-    box.setToolTip(tip)
-    if none_text:
-        box.setSpecialValueText(none_text)
-    return box
-
-
-def _dspin(lo: float, hi: float, decimals: int, step: float, name: str, tip: str = ""):
-    box = QDoubleSpinBox(objectName=name)
-    box.setRange(lo, hi)
-    box.setDecimals(decimals)
-    box.setSingleStep(step)
-    box.setToolTip(tip)
-    return box
-
-
-def _combo(name: str, options: tuple[str, ...] | dict[str, str], tip: str = "") -> QComboBox:
-    box = QComboBox(objectName=name)
-    items = options.items() if isinstance(options, dict) else ((o, o) for o in options)
-    for value, text in items:
-        box.addItem(text, value)
-    box.setToolTip(tip)
-    return box
-
-
-def _get(cfg: Any, key: str) -> Any:
-    for part in key.split("."):
-        cfg = getattr(cfg, part)
-    return cfg
-
-
-def _put(cfg: Any, key: str, value: Any) -> None:
-    *parents, last = key.split(".")
-    for part in parents:
-        cfg = getattr(cfg, part)
-    setattr(cfg, last, value)
-
-
-ARCH_TIPS = {
-    "resnet18": "resnet18: the DC/DSA literature's ResNet18, with instance norm",
-    "resnet18bn": "resnet18bn: the literature's ResNet18BN, with BatchNorm "
-    "(called resnet18 in files written before version 2)",
-    "resnet10": "resnet10: a BatchNorm ResNet-10, as in DiM's pool",
-}
-
-
-class NetworkList(QListWidget):
-    """A checkable list of networks (items carry the architecture id), all rows visible."""
-
-    def __init__(self, archs: tuple[str, ...], name: str) -> None:
-        super().__init__(objectName=name)
-        for arch in archs:
-            item = QListWidgetItem(ARCH_TITLES[arch])
-            item.setData(Qt.ItemDataRole.UserRole, arch)
-            item.setToolTip(ARCH_TIPS.get(arch, arch))
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Unchecked)
-            self.addItem(item)
-        self.setFixedHeight(self.sizeHintForRow(0) * len(archs) + 2 * self.frameWidth() + 2)
-
-    def checked(self) -> list[str]:
-        return [
-            self.item(r).data(Qt.ItemDataRole.UserRole)
-            for r in range(self.count())
-            if self.item(r).checkState() == Qt.CheckState.Checked
-        ]
-
-    def set_checked(self, archs: list[str]) -> None:
-        for r in range(self.count()):
-            item = self.item(r)
-            on = item.data(Qt.ItemDataRole.UserRole) in archs
-            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
-
-
-class SetupPanel(QWidget):
+class SetupPanel(AdvancedSettings, QWidget):
     """Dataset, budget, method and training settings; ``config()`` reads them all."""
 
     customDatasetRequested = Signal(object)  # "folder" | "npz": the window opens a picker
@@ -214,7 +86,7 @@ class SetupPanel(QWidget):
         self.dataset.activated.connect(self._dataset_activated)
         self.dataset.currentIndexChanged.connect(self._dataset_changed)
         form.addRow("Dataset", self.dataset)
-        self.ipc = _spin(1, 100_000, "ipcSpin", "images per class of the distilled set")
+        self.ipc = spin(1, 100_000, "ipcSpin", "images per class of the distilled set")
         ipc_row = QHBoxLayout()
         ipc_row.setSpacing(2)
         ipc_row.addWidget(self.ipc, 1)
@@ -244,7 +116,7 @@ class SetupPanel(QWidget):
             self.device.setItemData(self.device.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
         form.addRow("Device", self.device)
         self._bind("device", self.device)
-        self.seed = _spin(0, 2**31 - 1, "seedSpin", "one seed for every random stream of the run")
+        self.seed = spin(0, 2**31 - 1, "seedSpin", "one seed for every random stream of the run")
         form.addRow("Seed", self.seed)
         self._bind("seed", self.seed)
         layout.addWidget(box)
@@ -252,21 +124,21 @@ class SetupPanel(QWidget):
         # ---- method ----
         box = QGroupBox("Method")
         form = self._form(box)
-        self.tau = _dspin(0.01, 100.0, 2, 0.5, "tauSpin", "temperature of the soft labels")
+        self.tau = dspin(0.01, 100.0, 2, 0.5, "tauSpin", "temperature of the soft labels")
         form.addRow("tau", self.tau)
         self._bind("distill.tau", self.tau)
-        self.lam = _dspin(0.0, 100.0, 4, 0.001, "lambdaSpin", "weight of the matching term")
+        self.lam = dspin(0.0, 100.0, 4, 0.001, "lambdaSpin", "weight of the matching term")
         form.addRow("lambda", self.lam)
         self._bind("distill.lam", self.lam)
         losses = {name: LOSS_TITLES.get(name, name) for name in LOSSES}
-        self.loss = _combo("lossCombo", losses, "the matching loss (an ablation)")
+        self.loss = combo("lossCombo", losses, "the matching loss (an ablation)")
         form.addRow("Matching loss", self.loss)
         self._bind("distill.loss", self.loss)
         self.standardize = QCheckBox("standardize logits", objectName="standardizeCheck")
         self.standardize.setToolTip("logit standardization before the softmax (an ablation)")
         form.addRow("", self.standardize)
         self._bind("distill.standardize", self.standardize)
-        self.tau_mode = _combo("tauModeCombo", TAU_MODES, "logits divided or multiplied by tau")
+        self.tau_mode = combo("tauModeCombo", TAU_MODES, "logits divided or multiplied by tau")
         form.addRow("tau mode", self.tau_mode)
         self._bind("distill.tau_mode", self.tau_mode)
         self.pool = NetworkList(CLASSIFIERS, "poolList")
@@ -281,7 +153,7 @@ class SetupPanel(QWidget):
             (
                 "gan.epochs",
                 "GAN epochs",
-                _spin(
+                spin(
                     0,
                     100_000,
                     "ganEpochsSpin",
@@ -292,7 +164,7 @@ class SetupPanel(QWidget):
             (
                 "distill.epochs",
                 "SKD epochs",
-                _spin(
+                spin(
                     0,
                     100_000,
                     "distillEpochsSpin",
@@ -303,7 +175,7 @@ class SetupPanel(QWidget):
             (
                 "gan.batch_size",
                 "GAN batch size",
-                _spin(
+                spin(
                     1,
                     65_536,
                     "batchSpin",
@@ -313,17 +185,17 @@ class SetupPanel(QWidget):
             (
                 "distill.batch_size",
                 "SKD batch size",
-                _spin(1, 65_536, "distillBatchSpin", "Real and generated images per phase-2 step"),
+                spin(1, 65_536, "distillBatchSpin", "Real and generated images per phase-2 step"),
             ),
             (
                 "model.width",
                 "Model width",
-                _spin(1, 4096, "widthSpin", "channels of the generator and discriminator"),
+                spin(1, 4096, "widthSpin", "channels of the generator and discriminator"),
             ),
         ):
             form.addRow(label, widget)
             self._bind(key, widget)
-        self.selection = _combo(
+        self.selection = combo(
             "selectionCombo", SELECTION_TITLES,
             "how the generator's draws become the distilled set: herding draws many "
             "candidates per class and keeps those whose mean feature tracks the real class "
@@ -331,7 +203,7 @@ class SetupPanel(QWidget):
         )  # fmt: skip
         form.addRow("Set selection", self.selection)
         self._bind("sampling.selection", self.selection)
-        self.refine = _combo(
+        self.refine = combo(
             "refineCombo", REFINE_TITLES,
             "after selection, move the chosen images toward the real data: DM matches the "
             "mean features of freshly initialised ConvNets on real and chosen images, class "
@@ -356,183 +228,7 @@ class SetupPanel(QWidget):
         self.advanced.setVisible(False)
         layout.addWidget(self.advanced)
 
-        box = QGroupBox("Data")
-        form = self._form(box)
-        self.data_dir = QLineEdit(objectName="dataDirEdit")
-        self.data_dir.setPlaceholderText("the default data folder")
-        self.data_dir.setToolTip(
-            "a folder that holds the dataset's files (MNIST's IDX files, "
-            "cifar-10-batches-py/ or its .tar.gz); the dataset list follows it"
-        )
-        self.data_dir.editingFinished.connect(self.refresh_datasets)
-        browse = QToolButton(text="...", objectName="dataDirButton")
-        browse.clicked.connect(self._browse_data_dir)
-        row = QHBoxLayout()
-        row.addWidget(self.data_dir, 1)
-        row.addWidget(browse)
-        form.addRow("Data folder", row)
-        self._bind("data_dir", self.data_dir)
-        self.download = QCheckBox("download when not found", objectName="downloadCheck")
-        form.addRow("", self.download)
-        self._bind("download", self.download)
-        adv.addWidget(box)
-
-        box = QGroupBox("Speed")
-        form = self._form(box)
-        here = "native on this CPU" if native_bf16("cpu") else "not native on this CPU: fp32"
-        self._rows(
-            form,
-            (
-                "runtime.precision",
-                "Precision",
-                _combo(
-                    "precisionCombo",
-                    {"auto": f"auto (bf16 where native; {here})", "fp32": "fp32",
-                     "bf16": "bf16 autocast"},
-                    "the arithmetic of every network the run and its evaluation train. auto: "
-                    "bf16 autocast where the device computes it natively (a CPU with AVX-512 "
-                    "BF16 or AMX, a recent GPU), except the GAN, which stays fp32",
-                ),  # fmt: skip
-            ),
-            (
-                "runtime.compile",
-                "Compile",
-                _combo(
-                    "compileCombo",
-                    {"auto": "auto (parts long enough to repay it)", "on": "on", "off": "off"},
-                    "torch.compile the networks: faster steps after some seconds of "
-                    "compilation, which runs on the worker, never in the window. auto: each "
-                    "part that trains at least a few hundred steps",
-                ),
-            ),
-        )
-        adv.addWidget(box)
-
-        box = QGroupBox("Phase 1: GAN pretraining")
-        form = self._form(box)
-        self._rows(
-            form,
-            ("gan.lr", "Learning rate", SciSpinBox(1e-9, 1.0)),
-            ("gan.beta1", "Adam beta1", _dspin(0.0, 0.999, 3, 0.1, "beta1Spin")),
-            ("gan.beta2", "Adam beta2", _dspin(0.0, 0.999, 3, 0.01, "beta2Spin")),
-            ("gan.gp_weight", "Gradient penalty", _dspin(0.0, 1000.0, 2, 1.0, "gpSpin")),
-            (
-                "gan.steps_per_epoch",
-                "Steps / epoch",
-                _spin(0, 10**7, "ganStepsSpin", "0 = one full pass", "full pass"),
-            ),
-            ("gan.select", "Generator kept", _combo("selectCombo", GAN_SELECT)),
-            ("gan.select_every", "Select every (epochs)", _spin(1, 10**5, "selectEverySpin")),
-            ("gan.select_ipc", "Selection IPC", _spin(1, 10**4, "selectIpcSpin")),
-            ("gan.select_epochs", "Selection epochs", _spin(1, 10**5, "selectEpochsSpin")),
-            ("model.nz", "Noise size", _spin(1, 4096, "nzSpin")),
-        )
-        adv.addWidget(box)
-
-        box = QGroupBox("Phase 2: SKD")
-        form = self._form(box)
-        self._rows(
-            form,
-            ("distill.lr", "Generator lr", SciSpinBox(1e-12, 1.0)),
-            (
-                "distill.steps_per_epoch",
-                "Steps / epoch",
-                _spin(0, 10**7, "distillStepsSpin", "0 = one full pass", "full pass"),
-            ),
-            ("distill.mse_weight", "MSE weight", self._mse_weight_box()),
-            ("distill.pool_mode", "Pool mode", _combo("poolModeCombo", POOL_MODES)),
-            (
-                "distill.pool_bn",
-                "Pool BatchNorm",
-                _combo(
-                    "poolBnCombo",
-                    POOL_BN_TITLES,
-                    "how a pool network's BatchNorm layers normalize while the generator is "
-                    "matched: eval = with the statistics of the real data they trained on "
-                    "(ours); train = with the matched batch's own, as DiM does. Networks "
-                    "without BatchNorm (ConvNet-3, ResNet-18) are the same either way.",
-                ),
-            ),
-            ("distill.pool_batches", "Pool batches / step", _spin(1, 10**4, "poolBatchesSpin")),
-            (
-                "distill.pool_width",
-                "Pool width",
-                _spin(0, 4096, "poolWidthSpin", "0 = the literature's width", "literature"),
-            ),
-            ("distill.pool_lr", "Pool lr", SciSpinBox(1e-9, 10.0)),
-            ("distill.pool_momentum", "Pool momentum", _dspin(0, 0.999, 3, 0.1, "momentumSpin")),
-            ("distill.pool_weight_decay", "Pool weight decay", SciSpinBox(0.0, 1.0)),
-            (
-                "distill.pool_pretrain_epochs",
-                "Pretraining epochs",
-                _spin(1, 10**4, "poolPretrainSpin", "pretrained pool mode only"),
-            ),
-            (
-                "distill.discriminator",
-                "Discriminator",
-                _combo("discriminatorCombo", DISCRIMINATOR_MODES),
-            ),
-            ("distill.augment", "", QCheckBox("DSA augmentation", objectName="augmentCheck")),
-        )
-        adv.addWidget(box)
-
-        box = QGroupBox("Phase 3: the distilled set")
-        form = self._form(box)
-        self._rows(
-            form,
-            (
-                "sampling.candidates",
-                "Candidates / image",
-                _spin(
-                    1,
-                    1000,
-                    "candidatesSpin",
-                    "herding chooses from IPC x this draws per class (at least 50)",
-                ),
-            ),
-            (
-                "sampling.observer_width",
-                "Observer width",
-                _spin(1, 1024, "observerWidthSpin", "channels of the ConvNet-3 observer"),
-            ),
-            (
-                "sampling.observer_epochs",
-                "Observer epochs",
-                _spin(1, 10**4, "observerEpochsSpin", "its passes over the real training split"),
-            ),
-            (
-                "refine.iterations",
-                "DM iterations",
-                _spin(1, 10**7, "refineIterationsSpin", "refinement steps (DM only)"),
-            ),
-            ("refine.lr", "DM lr", SciSpinBox(1e-6, 1e4)),
-            (
-                "refine.real_per_class",
-                "DM real / class",
-                _spin(1, 10**5, "refineRealSpin", "real images embedded per class and step"),
-            ),
-            (
-                "refine.width",
-                "DM embedder width",
-                _spin(1, 4096, "refineWidthSpin", "channels of the random ConvNet-3"),
-            ),
-        )
-        adv.addWidget(box)
-
-        box = QGroupBox("Monitoring")
-        form = self._form(box)
-        self._rows(
-            form,
-            ("monitor.grid_every", "Grid every (steps)", _spin(1, 10**7, "gridEverySpin")),
-            ("monitor.grid_cols", "Grid columns", _spin(1, 100, "gridColsSpin")),
-            (
-                "monitor.checkpoint_every",
-                "Checkpoint every",
-                _spin(1, 10**8, "checkpointEverySpin"),
-            ),
-            ("monitor.log_every", "Metrics every", _spin(1, 10**6, "logEverySpin")),
-        )
-        adv.addWidget(box)
+        self._build_advanced(adv)
 
         self.note = QLabel(wordWrap=True, objectName="presetNote")
         self.note.setStyleSheet("color: palette(placeholder-text);")
@@ -541,16 +237,6 @@ class SetupPanel(QWidget):
         self.set_config(self._base)
 
     # ---- building helpers ----
-    @staticmethod
-    def _mse_weight_box() -> SciSpinBox:
-        box = SciSpinBox(0.0, 1e6)
-        box.setObjectName("mseWeightSpin")
-        box.setToolTip(
-            "weight of DiM's MSE matching term (matching loss 'mse' only), independent of "
-            "lambda; DiM's is 0.01"
-        )
-        return box
-
     @staticmethod
     def _form(box: QGroupBox) -> QFormLayout:
         form = QFormLayout(box)
@@ -571,12 +257,6 @@ class SetupPanel(QWidget):
     def _toggle_advanced(self, on: bool) -> None:
         self.advanced.setVisible(on)
         self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
-
-    def _browse_data_dir(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Data folder", self.data_dir.text())
-        if folder:
-            self.data_dir.setText(folder)
-            self.refresh_datasets()
 
     # ---- datasets ----
     def _data_dir_text(self) -> str | None:
@@ -690,7 +370,7 @@ class SetupPanel(QWidget):
             if self.device.findData(cfg.device) < 0:
                 self.device.addItem(f"{cfg.device} (not on this machine)", cfg.device)
             for key, widget in self._bindings:
-                _show(widget, _get(cfg, key))
+                show_value(widget, config_value(cfg, key))
             self.pool.set_checked(cfg.distill.pool)
             self.refresh_datasets()  # availability in the config's data folder
         finally:
@@ -705,35 +385,12 @@ class SetupPanel(QWidget):
             cfg.dataset = spec
         cfg.preset = self.preset.currentData()
         for key, widget in self._bindings:
-            _put(cfg, key, _read(widget))
+            set_config_value(cfg, key, read_value(widget))
         cfg.distill.pool = self.pool.checked()
         return cfg
 
 
-def _show(widget: QWidget, value: Any) -> None:
-    if isinstance(widget, QComboBox):
-        widget.setCurrentIndex(max(0, widget.findData(value)))
-    elif isinstance(widget, QCheckBox):
-        widget.setChecked(bool(value))
-    elif isinstance(widget, QLineEdit):
-        widget.setText("" if value is None else str(value))
-    elif isinstance(widget, QSpinBox):
-        widget.setValue(0 if value is None else int(value))
-    elif isinstance(widget, QDoubleSpinBox):
-        widget.setValue(0.01 if value is None else float(value))
-
-
-def _read(widget: QWidget) -> Any:
-    if isinstance(widget, QComboBox):
-        return widget.currentData()
-    if isinstance(widget, QCheckBox):
-        return widget.isChecked()
-    if isinstance(widget, QLineEdit):
-        return widget.text().strip() or None
-    if isinstance(widget, QSpinBox):
-        value = widget.value()
-        # A box with a special text stands for None at its minimum (0).
-        return None if widget.specialValueText() and value == widget.minimum() else value
-    if isinstance(widget, QDoubleSpinBox):
-        return widget.value()
-    raise TypeError(f"no reader for {type(widget).__name__}")  # pragma: no cover
+__all__ = [
+    "LOSS_TITLES", "POOL_BN_TITLES", "REFINE_TITLES", "SELECTION_TITLES", "NetworkList",
+    "SciSpinBox", "SetupPanel",
+]  # fmt: skip

@@ -1,0 +1,229 @@
+"""The set-up panel's Advanced settings: the data folder, speed (precision, compilation),
+and every setting of phase 1 (GAN), phase 2 (SKD), phase 3 (the distilled set) and the
+monitoring, each bound to its dotted config key like the panel's own rows.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QToolButton,
+    QVBoxLayout,
+)
+
+from ..config import (
+    DISCRIMINATOR_MODES,
+    GAN_SELECT,
+    POOL_MODES,
+)
+from ..models.runtime import native_bf16
+from .setup_widgets import POOL_BN_TITLES, SciSpinBox, combo, dspin, spin
+
+
+class AdvancedSettings:
+    """The boxes under the panel's Advanced toggle: a part of
+    :class:`~gdd_studio.ui.setup_panel.SetupPanel`, whose attributes its widgets are and
+    whose ``_form``, ``_bind`` and ``_rows`` bind them."""
+
+    def _build_advanced(self, adv: QVBoxLayout) -> None:
+        box = QGroupBox("Data")
+        form = self._form(box)
+        self.data_dir = QLineEdit(objectName="dataDirEdit")
+        self.data_dir.setPlaceholderText("the default data folder")
+        self.data_dir.setToolTip(
+            "a folder that holds the dataset's files (MNIST's IDX files, "
+            "cifar-10-batches-py/ or its .tar.gz); the dataset list follows it"
+        )
+        self.data_dir.editingFinished.connect(self.refresh_datasets)
+        browse = QToolButton(text="...", objectName="dataDirButton")
+        browse.clicked.connect(self._browse_data_dir)
+        row = QHBoxLayout()
+        row.addWidget(self.data_dir, 1)
+        row.addWidget(browse)
+        form.addRow("Data folder", row)
+        self._bind("data_dir", self.data_dir)
+        self.download = QCheckBox("download when not found", objectName="downloadCheck")
+        form.addRow("", self.download)
+        self._bind("download", self.download)
+        adv.addWidget(box)
+
+        box = QGroupBox("Speed")
+        form = self._form(box)
+        here = "native on this CPU" if native_bf16("cpu") else "not native on this CPU: fp32"
+        self._rows(
+            form,
+            (
+                "runtime.precision",
+                "Precision",
+                combo(
+                    "precisionCombo",
+                    {
+                        "auto": f"auto (bf16 where native; {here})",
+                        "fp32": "fp32",
+                        "bf16": "bf16 autocast",
+                    },
+                    "the arithmetic of every network the run and its evaluation train. auto: "
+                    "bf16 autocast where the device computes it natively (a CPU with AVX-512 "
+                    "BF16 or AMX, a recent GPU), except the GAN, which stays fp32",
+                ),  # fmt: skip
+            ),
+            (
+                "runtime.compile",
+                "Compile",
+                combo(
+                    "compileCombo",
+                    {"auto": "auto (parts long enough to repay it)", "on": "on", "off": "off"},
+                    "torch.compile the networks: faster steps after some seconds of "
+                    "compilation, which runs on the worker, never in the window. auto: each "
+                    "part that trains at least a few hundred steps",
+                ),
+            ),
+        )
+        adv.addWidget(box)
+
+        box = QGroupBox("Phase 1: GAN pretraining")
+        form = self._form(box)
+        self._rows(
+            form,
+            ("gan.lr", "Learning rate", SciSpinBox(1e-9, 1.0)),
+            ("gan.beta1", "Adam beta1", dspin(0.0, 0.999, 3, 0.1, "beta1Spin")),
+            ("gan.beta2", "Adam beta2", dspin(0.0, 0.999, 3, 0.01, "beta2Spin")),
+            ("gan.gp_weight", "Gradient penalty", dspin(0.0, 1000.0, 2, 1.0, "gpSpin")),
+            (
+                "gan.steps_per_epoch",
+                "Steps / epoch",
+                spin(0, 10**7, "ganStepsSpin", "0 = one full pass", "full pass"),
+            ),
+            ("gan.select", "Generator kept", combo("selectCombo", GAN_SELECT)),
+            ("gan.select_every", "Select every (epochs)", spin(1, 10**5, "selectEverySpin")),
+            ("gan.select_ipc", "Selection IPC", spin(1, 10**4, "selectIpcSpin")),
+            ("gan.select_epochs", "Selection epochs", spin(1, 10**5, "selectEpochsSpin")),
+            ("model.nz", "Noise size", spin(1, 4096, "nzSpin")),
+        )
+        adv.addWidget(box)
+
+        box = QGroupBox("Phase 2: SKD")
+        form = self._form(box)
+        self._rows(
+            form,
+            ("distill.lr", "Generator lr", SciSpinBox(1e-12, 1.0)),
+            (
+                "distill.steps_per_epoch",
+                "Steps / epoch",
+                spin(0, 10**7, "distillStepsSpin", "0 = one full pass", "full pass"),
+            ),
+            ("distill.mse_weight", "MSE weight", self._mse_weight_box()),
+            ("distill.pool_mode", "Pool mode", combo("poolModeCombo", POOL_MODES)),
+            (
+                "distill.pool_bn",
+                "Pool BatchNorm",
+                combo(
+                    "poolBnCombo",
+                    POOL_BN_TITLES,
+                    "how a pool network's BatchNorm layers normalize while the generator is "
+                    "matched: eval = with the statistics of the real data they trained on "
+                    "(ours); train = with the matched batch's own, as DiM does. Networks "
+                    "without BatchNorm (ConvNet-3, ResNet-18) are the same either way.",
+                ),
+            ),
+            ("distill.pool_batches", "Pool batches / step", spin(1, 10**4, "poolBatchesSpin")),
+            (
+                "distill.pool_width",
+                "Pool width",
+                spin(0, 4096, "poolWidthSpin", "0 = the literature's width", "literature"),
+            ),
+            ("distill.pool_lr", "Pool lr", SciSpinBox(1e-9, 10.0)),
+            ("distill.pool_momentum", "Pool momentum", dspin(0, 0.999, 3, 0.1, "momentumSpin")),
+            ("distill.pool_weight_decay", "Pool weight decay", SciSpinBox(0.0, 1.0)),
+            (
+                "distill.pool_pretrain_epochs",
+                "Pretraining epochs",
+                spin(1, 10**4, "poolPretrainSpin", "pretrained pool mode only"),
+            ),
+            (
+                "distill.discriminator",
+                "Discriminator",
+                combo("discriminatorCombo", DISCRIMINATOR_MODES),
+            ),
+            ("distill.augment", "", QCheckBox("DSA augmentation", objectName="augmentCheck")),
+        )
+        adv.addWidget(box)
+
+        box = QGroupBox("Phase 3: the distilled set")
+        form = self._form(box)
+        self._rows(
+            form,
+            (
+                "sampling.candidates",
+                "Candidates / image",
+                spin(
+                    1,
+                    1000,
+                    "candidatesSpin",
+                    "herding chooses from IPC x this draws per class (at least 50)",
+                ),
+            ),
+            (
+                "sampling.observer_width",
+                "Observer width",
+                spin(1, 1024, "observerWidthSpin", "channels of the ConvNet-3 observer"),
+            ),
+            (
+                "sampling.observer_epochs",
+                "Observer epochs",
+                spin(1, 10**4, "observerEpochsSpin", "its passes over the real training split"),
+            ),
+            (
+                "refine.iterations",
+                "DM iterations",
+                spin(1, 10**7, "refineIterationsSpin", "refinement steps (DM only)"),
+            ),
+            ("refine.lr", "DM lr", SciSpinBox(1e-6, 1e4)),
+            (
+                "refine.real_per_class",
+                "DM real / class",
+                spin(1, 10**5, "refineRealSpin", "real images embedded per class and step"),
+            ),
+            (
+                "refine.width",
+                "DM embedder width",
+                spin(1, 4096, "refineWidthSpin", "channels of the random ConvNet-3"),
+            ),
+        )
+        adv.addWidget(box)
+
+        box = QGroupBox("Monitoring")
+        form = self._form(box)
+        self._rows(
+            form,
+            ("monitor.grid_every", "Grid every (steps)", spin(1, 10**7, "gridEverySpin")),
+            ("monitor.grid_cols", "Grid columns", spin(1, 100, "gridColsSpin")),
+            (
+                "monitor.checkpoint_every",
+                "Checkpoint every",
+                spin(1, 10**8, "checkpointEverySpin"),
+            ),
+            ("monitor.log_every", "Metrics every", spin(1, 10**6, "logEverySpin")),
+        )
+        adv.addWidget(box)
+
+    # ---- building helpers ----
+    @staticmethod
+    def _mse_weight_box() -> SciSpinBox:
+        box = SciSpinBox(0.0, 1e6)
+        box.setObjectName("mseWeightSpin")
+        box.setToolTip(
+            "weight of DiM's MSE matching term (matching loss 'mse' only), independent of "
+            "lambda; DiM's is 0.01"
+        )
+        return box
+
+    def _browse_data_dir(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Data folder", self.data_dir.text())
+        if folder:
+            self.data_dir.setText(folder)
+            self.refresh_datasets()
