@@ -8,8 +8,12 @@ trains ConvNet-3s on the set with the evaluation protocol (DSA, SGD lr 0.01, bat
 x 0.1 at half time, final test accuracy) and the random real subset itself beside it.
 
     python bench/bench_dm.py speed [--iterations 8]
-    python bench/bench_dm.py experiment --data-dir /work/data/cifar10 [--minutes 5]
-        [--networks 2] [--epochs 300] [--ipc 10] [--threads 2] [--bf16]
+    python bench/bench_dm.py experiment --data-dir /work/data/cifar10 [--minutes 5 |
+        --count N] [--networks 2] [--epochs 300] [--ipc 10] [--threads 2] [--bf16]
+        [--out dm.npz]
+
+The set is saved (``--out``) before its networks train, so an evaluation cut short can be
+redone on it; ``--count N`` makes the set of exactly N iterations (the same set again).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import os
 import platform
 import time
 
+import numpy as np
 import torch
 
 from gdd_studio.models.augment import DSA
@@ -72,6 +77,7 @@ def evaluate(x, y, data, networks: int, epochs: int, seed: int) -> list[float]:
         train_classifier(net, norm(x.float() / 255), y, epochs, torch.Generator().manual_seed(s),
                          augment=DSA(DSA_STRATEGY))  # fmt: skip
         accs.append(test_accuracy(net, x_test, data.y_test))
+        print(f"    network {r + 1}: {100 * accs[-1]:.2f} %", flush=True)
     return accs
 
 
@@ -89,14 +95,19 @@ def experiment(args: argparse.Namespace) -> None:
     print(f"machine: {machine()}, {args.threads} threads; torch {torch.__version__}")
     t0 = time.perf_counter()
     losses = []
-    while time.perf_counter() - t0 < args.minutes * 60:
+    while (m.iteration < args.count if args.count else
+           time.perf_counter() - t0 < args.minutes * 60):  # fmt: skip
         losses.append(m.step())
         if m.iteration % 50 == 0:
             print(f"  iteration {m.iteration}: loss {sum(losses[-50:]) / 50:.3f}", flush=True)
     dm_min = (time.perf_counter() - t0) / 60
     print(f"DM: {m.iteration} iterations in {dm_min:.2f} min "
           f"({'bf16' if args.bf16 else 'fp32'})")  # fmt: skip
-    for name, x in (("DM from real", m.uint8_images()), ("random real", data.x_train[idx])):
+    images = m.uint8_images()
+    np.savez_compressed(args.out, images=images.permute(0, 2, 3, 1).numpy(),
+                        labels=data.y_train[idx].numpy(), iterations=m.iteration)  # fmt: skip
+    print(f"set saved to {args.out}", flush=True)
+    for name, x in (("DM from real", images), ("random real", data.x_train[idx])):
         t = time.perf_counter()
         accs = evaluate(x, data.y_train[idx], data, args.networks, args.epochs, seed=0)
         mean = sum(accs) / len(accs)
@@ -114,6 +125,8 @@ def main() -> None:
     p.add_argument("--ipc", type=int, default=10)
     p.add_argument("--data-dir", default="/work/data/cifar10")
     p.add_argument("--minutes", type=float, default=5.0)
+    p.add_argument("--count", type=int, help="iterations instead of --minutes")
+    p.add_argument("--out", default="dm_real_cifar10.npz", help="where the DM set is saved")
     p.add_argument("--networks", type=int, default=2)
     p.add_argument("--epochs", type=int, default=300)
     p.add_argument("--threads", type=int, default=2)
