@@ -7,6 +7,7 @@ stops a run cleanly with a checkpoint that ``resume`` continues from.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import signal
 import sys
@@ -19,6 +20,8 @@ from .config import (
     PRECISIONS,
     PRESETS,
     RunConfig,
+    RuntimeConfig,
+    SamplingConfig,
     merge_dict,
     not_text_message,
     preset_config,
@@ -241,10 +244,10 @@ def _int_list(text: str, what: str) -> list[int]:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .engine.events import RunControl
     from .evaluation.protocol import Evaluation
-    from .rundir.artifacts import run_config
+    from .rundir.artifacts import open_run
 
-    run_cfg = run_config(Path(args.run_dir))
-    settings, runtime = run_cfg.evaluation, run_cfg.runtime
+    run = open_run(Path(args.run_dir))  # read once; the evaluation gets this run
+    settings = copy.deepcopy(run.config.evaluation)
     if args.preset:
         settings = preset_config(args.preset).evaluation
     if args.ipc:
@@ -262,13 +265,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         settings.dsa = False
     if args.dm_real or args.dm_minutes is not None:
         settings.dm_real, settings.dm_minutes = True, args.dm_minutes
-    sampling = _sampling_override(args)
+    sampling = _sampling_override(args, run.config.sampling)
     executor = _executor(args)
-    runtime.precision = args.precision or runtime.precision
-    runtime.compile = args.compile or runtime.compile
-    evaluation = Evaluation(
-        args.run_dir, settings, device=args.device, sampling=sampling, runtime=runtime
+    runtime = RuntimeConfig(
+        args.precision or run.config.runtime.precision, args.compile or run.config.runtime.compile
     )
+    evaluation = Evaluation(run, settings, device=args.device, sampling=sampling, runtime=runtime)
     control = RunControl()
     reporter = ConsoleReporter(quiet=args.quiet)
 
@@ -290,13 +292,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _sampling_override(args: argparse.Namespace):
+def _sampling_override(args: argparse.Namespace, run_sampling: SamplingConfig):
     """The run's phase-3 settings with --selection/--candidates applied, or None."""
-    from .rundir.artifacts import run_config
-
     if args.selection is None and args.candidates is None:
         return None
-    sampling = run_config(Path(args.run_dir)).sampling
+    sampling = copy.deepcopy(run_sampling)
     if args.selection is not None:
         sampling.selection = args.selection
     if args.candidates is not None:
@@ -317,18 +317,16 @@ def _results_table(rows: list[dict[str, Any]]) -> str:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import export_generator, export_set
-    from .rundir.artifacts import run_config
+    from .rundir.artifacts import open_run
 
-    run_dir = Path(args.run_dir)
+    run = open_run(Path(args.run_dir))
     if args.format == "generator":
-        out = export_generator(run_dir, Path(args.out), overwrite=args.force)
+        out = export_generator(run, Path(args.out), overwrite=args.force)
         print(f"generator written to {out}")
         return EXIT_OK
-    ipc = args.ipc if args.ipc is not None else run_config(run_dir).ipc
-    sampling = _sampling_override(args)
-    out = export_set(
-        run_dir, args.format, ipc, Path(args.out), overwrite=args.force, sampling=sampling
-    )
+    ipc = args.ipc if args.ipc is not None else run.config.ipc
+    sampling = _sampling_override(args, run.config.sampling)
+    out = export_set(run, args.format, ipc, Path(args.out), overwrite=args.force, sampling=sampling)
     print(f"distilled set (IPC {ipc}, {args.format}) written to {out}")
     return EXIT_OK
 

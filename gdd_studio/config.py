@@ -202,13 +202,7 @@ class RunConfig:
 
     @classmethod
     def from_json(cls, text: str) -> RunConfig:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"config is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise ConfigError("config must be a JSON object")
-        return cls.from_dict(data)
+        return cls.from_dict(_json_object(text))
 
     def save(self, path: str | Path) -> None:
         from .storage import atomic_write_text
@@ -217,6 +211,11 @@ class RunConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
+        return cls.load_with_dict(path)[0]
+
+    @classmethod
+    def load_with_dict(cls, path: str | Path) -> tuple[RunConfig, dict[str, Any]]:
+        """The config in a file, and the file's own dict (which keys it held), read once."""
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
@@ -224,11 +223,22 @@ class RunConfig:
         except UnicodeDecodeError:
             raise ConfigError(not_text_message(path)) from None
         try:
-            return cls.from_json(text)
+            data = _json_object(text)
+            return cls.from_dict(data), data
         except ConfigError as exc:
             if str(path) in str(exc):
                 raise
             raise ConfigError(f"{path}: {exc}") from None
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"config is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError("config must be a JSON object")
+    return data
 
 
 def not_text_message(path: str | Path) -> str:

@@ -20,10 +20,11 @@ from ..models.fit import normalizer
 from ..models.gan import Generator
 from ..rundir.artifacts import (
     SOURCES_WITH_GENERATOR,
+    RunRef,
     StoredSet,
     load_run_generator,
+    open_run,
     read_stored_set,
-    run_config,
     synthetic_set_path,
     write_stored_set,
 )
@@ -77,7 +78,7 @@ def selection_extra(sampling: SamplingConfig, chosen: Selection) -> dict[str, An
 
 
 def synthetic_set(
-    run_dir: Path,
+    run_dir: RunRef,
     ipc: int,
     source: str = "distilled",
     device: torch.device | str = "cpu",
@@ -100,10 +101,11 @@ def synthetic_set(
         raise ValueError(f"no generator makes the {source!r} set")
     if ipc < 1:
         raise GddError(f"IPC must be at least 1, got {ipc}")
-    cfg = run_config(run_dir)
+    run = open_run(run_dir)
+    cfg = run.config
     sampling = sampling or cfg.sampling
     spec = set_spec(sampling, cfg.refine)
-    path = synthetic_set_path(run_dir, ipc, source, sampling.selection)
+    path = synthetic_set_path(run, ipc, source, sampling.selection)
     if path.is_file():
         stored = read_stored_set(path)
         if stored.spec == spec:
@@ -115,8 +117,8 @@ def synthetic_set(
             )
         else:
             log(f"{path.name} was refined otherwise; making it with this run's refinement")
-    g = generator if generator is not None else load_run_generator(run_dir, source)
-    chosen, data = choose_set(run_dir, cfg, ipc, g, device, sampling, data, log, should_stop)
+    g = generator if generator is not None else load_run_generator(run, source)
+    chosen, data = choose_set(run.dir, cfg, ipc, g, device, sampling, data, log, should_stop)
     images = chosen.images
     if "refine" in spec:
         if data is None:

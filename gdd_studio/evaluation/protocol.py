@@ -70,9 +70,10 @@ from ..models.nets import build_classifier
 from ..models.runtime import Runtime, resolve
 from ..rundir.artifacts import (
     SOURCES_WITH_GENERATOR,
+    OpenedRun,
     load_run_generator,
+    open_run,
     require_generator,
-    run_config,
     synthetic_set_path,
 )
 from ..rundir.folder import RunFolder, clear_stale_temporaries, keep_aside, require_inside
@@ -163,7 +164,7 @@ class Evaluation:
 
     def __init__(
         self,
-        run_dir: str | Path,
+        run_dir: str | Path | OpenedRun,
         settings: EvalConfig | None = None,
         device: str | None = None,
         data: ImageDataset | None = None,
@@ -174,11 +175,12 @@ class Evaluation:
         """``runtime``: precision and compilation of the networks (default: the run's own
         ``runtime`` section). ``known_rows``: rows measured already elsewhere with exactly
         this computation (a sweep's random real rows of another member with the same data
-        and settings,
-        its GAN-only rows of a member that shares the phase-1 generator): kept as they
-        are, with ``copied_from``, instead of trained again."""
-        self.dir = Path(run_dir)
-        self.run_cfg = run_config(self.dir)
+        and settings, its GAN-only rows of a member that shares the phase-1 generator):
+        kept as they are, with ``copied_from``, instead of trained again."""
+        # Opened once here (or by the caller): every reader below gets this run.
+        self.run = open_run(run_dir)
+        self.dir = self.run.dir
+        self.run_cfg = self.run.config
         # How generator-made sets are chosen: the run's rule unless the caller names one;
         # the same rule for the distilled set and the GAN-only baseline.
         self.sampling = copy.deepcopy(sampling or self.run_cfg.sampling)
@@ -336,7 +338,7 @@ class Evaluation:
             f"{s.epochs} epochs, {s.protocol} protocol, {s.report} accuracy"
         )
         generators = {
-            source: load_run_generator(self.dir, source)
+            source: load_run_generator(self.run, source)
             for source in SOURCES_WITH_GENERATOR
             if any(src == source for _, _, src in plan)
         }
@@ -411,7 +413,7 @@ class Evaluation:
                 return dict(doc, status="stopped")
             if source in SOURCES_WITH_GENERATOR:
                 try:
-                    self._synthetic_set(source, ipc, load_run_generator(self.dir, source))
+                    self._synthetic_set(source, ipc, load_run_generator(self.run, source))
                 except GddError:
                     if not control.stop_requested:
                         raise
@@ -488,7 +490,7 @@ class Evaluation:
         generator = None
         if source in SOURCES_WITH_GENERATOR:
             if (source, ipc) not in self._sets:
-                generator = load_run_generator(self.dir, source)
+                generator = load_run_generator(self.run, source)
                 self._sets[(source, ipc)] = self._synthetic_set(source, ipc, generator)
         if source == DM_REAL and (source, ipc) not in self._sets:
             self._sets[(source, ipc)] = self._dm_set(ipc)  # stored by the caller already
@@ -496,7 +498,7 @@ class Evaluation:
         x = norm(_to_float(images, self.device))
         refresh = None
         if s.protocol == "on-the-fly" and source in SOURCES_WITH_GENERATOR:
-            generator = generator or load_run_generator(self.dir, source)
+            generator = generator or load_run_generator(self.run, source)
             refresh = self._on_the_fly(generator, labels, norm, seed)
         final, best = self._train_one(
             arch, x, labels, epochs, seed, dsa, x_test, data, control, lambda epoch: None,
@@ -531,11 +533,11 @@ class Evaluation:
     def _synthetic_set(self, source: str, ipc: int, g: Generator) -> tuple[Tensor, Tensor]:
         """A generator's fixed set: stored once, reused by every later evaluation."""
         stored = synthetic_set(
-            self.dir, ipc, source, self.device, generator=g, sampling=self.sampling,
+            self.run, ipc, source, self.device, generator=g, sampling=self.sampling,
             data=self._loaded, log=self._log, should_stop=lambda: self._control.stop_requested,
         )  # fmt: skip
         if stored.new:
-            where = synthetic_set_path(self.dir, ipc, source, self.sampling.selection)
+            where = synthetic_set_path(self.run, ipc, source, self.sampling.selection)
             self._log(
                 f"chose {len(stored.labels)} images from the {source} generator "
                 f"({stored.selection} selection) into {where}"

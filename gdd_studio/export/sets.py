@@ -42,10 +42,11 @@ from ..errors import GddError
 from ..models.gan import Generator
 from ..paths import normal_mode
 from ..rundir.artifacts import (
+    RunRef,
     dataset_info,
     load_run_generator,
+    open_run,
     require_generator,
-    run_config,
 )
 
 SET_FORMATS = ("pt", "npz", "png", "tensors")
@@ -76,7 +77,7 @@ def class_folder_names(classes: list[str]) -> list[str]:
 
 
 def export_set(
-    run_dir: Path,
+    run_dir: RunRef,
     fmt: str,
     ipc: int,
     out: Path,
@@ -91,10 +92,11 @@ def export_set(
     if fmt not in SET_FORMATS:
         raise ExportError(f"unknown set format '{fmt}' (choose from: {', '.join(SET_FORMATS)})")
     out = check_target(Path(out), overwrite)
-    info, cfg = dataset_info(run_dir), run_config(run_dir)
+    run = open_run(run_dir)
+    info, cfg = dataset_info(run.dir, run), run.config
     if sampling is not None:
         validate_sampling(sampling)
-    stored = synthetic_set(Path(run_dir), ipc, "distilled", device, sampling=sampling)
+    stored = synthetic_set(run, ipc, "distilled", device, sampling=sampling)
     images, labels = stored.images, stored.labels
     classes = list(info["classes"])
     selection = json.dumps(stored.spec)
@@ -184,12 +186,13 @@ def _replace_dir(new: Path, target: Path) -> None:
         os.replace(new, target)
 
 
-def export_generator(run_dir: Path, out: Path, overwrite: bool = False) -> Path:
+def export_generator(run_dir: RunRef, out: Path, overwrite: bool = False) -> Path:
     """The final generator with what rebuilds it: classes, shape, noise size, config."""
     out = check_target(Path(out), overwrite)
-    require_generator(run_dir)
-    g = load_run_generator(Path(run_dir), "distilled")
-    info, cfg = dataset_info(run_dir), run_config(run_dir)
+    run = open_run(run_dir)
+    require_generator(run.dir)
+    g = load_run_generator(run, "distilled")
+    info, cfg = dataset_info(run.dir, run), run.config
     payload = {
         "format": GENERATOR_FORMAT,
         "state_dict": g.state_dict(),

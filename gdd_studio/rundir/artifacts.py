@@ -9,6 +9,7 @@ old one.
 
 from __future__ import annotations
 
+import copy
 import json
 import pickle
 from dataclasses import dataclass
@@ -30,19 +31,48 @@ CHECKPOINT_FORMAT = 1
 SOURCES_WITH_GENERATOR = ("distilled", "gan-only")
 
 
-def run_config(run_dir: Path) -> RunConfig:
+@dataclass(frozen=True)
+class OpenedRun:
+    """A run folder opened once, at the edge (a CLI verb, the window's selection, a sweep
+    member, a worker), and passed down instead of its path.
+
+    ``config`` is the run's config.json as written, with the defaults of older files
+    applied once (``run_config``): every reader below sees these settings, not whatever
+    the disk holds by the time it looks. Treat it as read-only (copy what you change).
+    What changes while a run is held (its status, results, new sets) is read from the
+    folder where it is needed, by name (``rundir.folder.read_run_info``, ...).
+    """
+
+    dir: Path
+    config: RunConfig
+
+    @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.dir)
+
+
+RunRef = Path | str | OpenedRun  # what the readers below accept: a path, or a run opened
+
+
+def open_run(run: RunRef) -> OpenedRun:
+    """Open a run folder (its config read once), or return a run opened already."""
+    if isinstance(run, OpenedRun):
+        return run
+    run_dir = Path(run)
     path = RunFolder(run_dir).config
     if not path.is_file():
         raise CheckpointError(f"{run_dir} is not a run folder (no config.json in it)")
-    cfg = RunConfig.load(path)
-    try:
-        written = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # pragma: no cover - load() just read it
-        written = {}
+    cfg, written = RunConfig.load_with_dict(path)
     if "sampling" not in written:
         # Written before selection rules existed: its sets were the first draws.
         cfg.sampling = SamplingConfig(selection="random")
-    return cfg
+    return OpenedRun(run_dir, cfg)
+
+
+def run_config(run: RunRef) -> RunConfig:
+    """The run's config, a copy the caller may change (read from disk for a path)."""
+    opened = open_run(run)
+    return copy.deepcopy(opened.config) if opened is run else opened.config
 
 
 def write_dataset_info(run_dir: Path, dataset_id: str, data: ImageDataset) -> dict[str, Any]:
@@ -57,7 +87,7 @@ def write_dataset_info(run_dir: Path, dataset_id: str, data: ImageDataset) -> di
     return info
 
 
-def dataset_info(run_dir: Path) -> dict[str, Any]:
+def dataset_info(run_dir: Path, run: OpenedRun | None = None) -> dict[str, Any]:
     """The dataset facts a run recorded when it started (classes, shape, normalization).
 
     A run folder without them (written before they were recorded) gets them from loading
@@ -67,7 +97,7 @@ def dataset_info(run_dir: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        cfg = run_config(run_dir)
+        cfg = (run or open_run(run_dir)).config
         data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=False)
         return write_dataset_info(run_dir, cfg.dataset, data)
     except ValueError:
@@ -85,10 +115,11 @@ def require_generator(run_dir: Path) -> Path:
     return path
 
 
-def load_run_generator(run_dir: Path, which: str = "distilled") -> Generator:
+def load_run_generator(run: RunRef, which: str = "distilled") -> Generator:
     """The run's final generator (``"distilled"``) or its phase-1 one (``"gan-only"``)."""
-    run_dir = Path(run_dir)
-    cfg, info = run_config(run_dir), dataset_info(run_dir)
+    opened = open_run(run)
+    run_dir, cfg = opened.dir, opened.config
+    info = dataset_info(run_dir, opened)
     if which == "distilled":
         path = require_generator(run_dir)
         try:
@@ -181,16 +212,17 @@ def check_checkpoints(run_dir: Path, same_training: Any = None) -> CheckpointChe
 
 
 def synthetic_set_path(
-    run_dir: Path, ipc: int, source: str = "distilled", selection: str | None = None
+    run: RunRef, ipc: int, source: str = "distilled", selection: str | None = None
 ) -> Path:
     """Where a generator's set is kept: ``distilled/ipc<N>.npz`` for the run's own rule;
     a set chosen by another rule gets the rule's name (``ipc<N>-random.npz``)."""
+    opened = open_run(run)
     suffix = ""
-    if selection is not None and selection != run_config(run_dir).sampling.selection:
+    if selection is not None and selection != opened.config.sampling.selection:
         suffix = f"-{selection}"
     if source == "distilled":
-        return RunFolder(run_dir).distilled(ipc, suffix)
-    return RunFolder(run_dir).eval / f"{source}-ipc{ipc}{suffix}.npz"
+        return opened.folder.distilled(ipc, suffix)
+    return opened.folder.eval / f"{source}-ipc{ipc}{suffix}.npz"
 
 
 @dataclass
