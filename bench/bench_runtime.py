@@ -3,15 +3,17 @@
     python bench/bench_runtime.py                      # every part, fp32/bf16 x eager/compiled
     python bench/bench_runtime.py --part evaluation --dataset cifar --steps 20
 
-Parts: ``evaluation`` (ConvNet-3 width 128 on an IPC-10 set with DSA, the test pass
-apart), ``observer`` (ConvNet-3 width 64, batch 128, DSA), ``pool`` (the cpu preset's
+Parts: ``evaluation`` (ConvNet-3 width 128 on an IPC-10 set with DSA; the test pass is
+``test``), ``observer`` (ConvNet-3 width 64, batch 128, DSA), ``pool`` (the cpu preset's
 ConvNet-3 width 32, batch 64), ``gan`` (the cpu preset's generator + critic step with the
-gradient penalty, width 32, batch 64; its FLOPs leave the penalty out, so its GFLOP/s are a
-lower bound). Each figure is steady-state (after warm-up); the
-seconds of the warm-up, which hold the compilation, are printed beside it. FLOPs of one
-step are counted with torch.utils.flop_counter (convolutions and matrix products, forward
-and backward; what the peak counts too). Record the figures with the machine in
-bench/RESULTS.md.
+gradient penalty, width 32, batch 64; its FLOPs leave the penalty out, so its GFLOP/s are
+a lower bound), ``dm`` (one refinement iteration: a fresh ConvNet-3 width 128 embeds 128
+real images of each of 10 classes and an IPC-10 set; images/s count both).
+
+Each figure is steady-state (after warm-up); the seconds of the warm-up, which hold the
+compilation, are printed beside it. FLOPs of one step are counted with
+torch.utils.flop_counter (convolutions and matrix products, forward and backward; what the
+peak counts too). Record the figures with the machine in bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from gdd_studio.data import ImageDataset
 from gdd_studio.engine import trainer as trainer_module
 from gdd_studio.engine.trainer import Trainer
 from gdd_studio.models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
+from gdd_studio.models.matching import DistributionMatcher
 from gdd_studio.models.nets import build_classifier
 from gdd_studio.models.runtime import Runtime, native_bf16
 
@@ -114,6 +117,29 @@ def _gan_step(channels: int, size: int, precision: str, compiled: bool):
     return step, cfg.gan.batch_size, flops
 
 
+def _dm_step(channels: int, size: int, rt: Runtime):
+    """One DM iteration of the refinement (IPC 10, 128 real images a class, width 128)."""
+    g = torch.Generator().manual_seed(0)
+    real = torch.randint(0, 256, (1280, channels, size, size), dtype=torch.uint8, generator=g)
+    y_real = torch.arange(1280) % 10
+    start = torch.randint(0, 256, (100, channels, size, size), dtype=torch.uint8, generator=g)
+    matcher = DistributionMatcher(
+        real, y_real, torch.arange(100) % 10, (0.5,) * channels, (0.5,) * channels, start,
+        dsa=DSA(DIGIT_STRATEGY if channels == 1 else DSA_STRATEGY), autocast=rt.bf16,
+        wrap=rt.wrap if rt.compiled else None,
+    )  # fmt: skip
+
+    def flops():
+        net = build_classifier("convnet3", channels, 10, size, 128)
+        with FlopCounterMode(display=False) as counter:
+            with torch.no_grad():
+                net.embed(real[:1280].float())
+            net.embed(start.float()).sum().backward()
+        return counter.get_total_flops()
+
+    return matcher.step, 1380, flops
+
+
 def measure(make, steps: int) -> tuple[float, float, float]:
     """(images/s, GFLOP/s, warm-up seconds) of a step made by ``make``."""
     start = time.perf_counter()
@@ -131,12 +157,12 @@ def measure(make, steps: int) -> tuple[float, float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--part", action="append", choices=["evaluation", "test", "observer",
-                                                        "pool", "gan"])  # fmt: skip
+                                                        "pool", "gan", "dm"])  # fmt: skip
     ap.add_argument("--dataset", action="append", choices=list(SHAPES))
     ap.add_argument("--steps", type=int, default=15)
     ap.add_argument("--setting", action="append", help="fp32-eager, fp32-compiled, ...")
     args = ap.parse_args()
-    parts = args.part or ["evaluation", "test", "observer", "pool", "gan"]
+    parts = args.part or ["evaluation", "test", "observer", "pool", "gan", "dm"]
     datasets = args.dataset or list(SHAPES)
     settings = args.setting or ["fp32-eager", "fp32-compiled", "bf16-eager", "bf16-compiled"]
     print(
@@ -157,6 +183,7 @@ def main() -> None:
                     "observer": partial(_classifier_step, 64, 128, c, s, rt),
                     "pool": partial(_classifier_step, 32, 64, c, s, rt),
                     "gan": partial(_gan_step, c, s, precision, mode == "compiled"),
+                    "dm": partial(_dm_step, c, s, rt),
                 }[part]
                 ips, gflops, warm = measure(make, args.steps)
                 print(f"{part:<11} {ds:<6} {setting:<14} {ips:9.0f} {gflops:8.1f} {warm:7.1f}s",
