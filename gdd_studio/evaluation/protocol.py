@@ -67,7 +67,7 @@ from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
 from ..models.fit import normalizer, test_accuracy, train_classifier
 from ..models.gan import Generator
 from ..models.nets import build_classifier
-from ..models.runtime import Runtime, resolve
+from ..models.runtime import COMPILE_MIN_STEPS, Runtime, resolve
 from ..rundir.artifacts import (
     SOURCES_WITH_GENERATOR,
     OpenedRun,
@@ -556,7 +556,8 @@ class Evaluation:
         made = dm_real_set(
             self.dir, data, ipc, self.dm_minutes,
             random_real_indices(data.y_train, ipc, data.num_classes, subset_seed), strategy,
-            seed=s.seed, subset_seed=subset_seed, on_progress=self._sink,
+            seed=s.seed, subset_seed=subset_seed, runtime=self.dm_runtime(),
+            on_progress=self._sink,
             should_stop=lambda: self._control.stop_requested, log=self._log,
         )  # fmt: skip
         if made is None:
@@ -615,6 +616,13 @@ class Evaluation:
             return None, 0.0
         final = test_accuracy(net, x_test, data.y_test, runtime=rt)
         return final, max(best[0], final)
+
+    def dm_runtime(self) -> Runtime:
+        """The dm-real baseline runs as the run's own refinement would: compiled where a
+        minute or more of matching repays it (the iteration count is unknown until timed)."""
+        r = self.runtime
+        steps = COMPILE_MIN_STEPS if self.dm_minutes >= 1 else 0
+        return resolve(r.precision, r.compile, self.device, "refine", steps)
 
     def network_runtime(self, epochs: int, images: int) -> Runtime:
         """How a network of ``epochs`` over ``images`` runs: ``auto`` counts the steps of
