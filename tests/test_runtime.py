@@ -16,7 +16,7 @@ from gdd_studio.evaluation.protocol import Evaluation
 from gdd_studio.models import fit
 from gdd_studio.models import runtime as rt_module
 from gdd_studio.models.nets import build_classifier
-from gdd_studio.models.runtime import COMPILE_MIN_STEPS, Runtime, resolve
+from gdd_studio.models.runtime import COMPILE_MIN_TFLOP, Runtime, forward_flops, resolve
 from tests.helpers import tiny_config, write_tiny_npz
 
 
@@ -37,10 +37,17 @@ def test_auto_picks_bf16_only_where_native_and_never_for_the_gan(monkeypatch):
     assert not resolve("fp32", "off", "cpu", "evaluation", 10).bf16
 
 
-def test_auto_compiles_only_work_long_enough_to_repay_it(monkeypatch):
+def test_auto_compiles_only_work_large_enough_to_repay_it(monkeypatch):
     monkeypatch.setattr(rt_module, "compile_available", lambda kind: True)
-    assert not resolve("fp32", "auto", "cpu", "evaluation", COMPILE_MIN_STEPS - 1).compiled
-    assert resolve("fp32", "auto", "cpu", "evaluation", COMPILE_MIN_STEPS).compiled
+    assert not resolve("fp32", "auto", "cpu", "evaluation", COMPILE_MIN_TFLOP * 0.99).compiled
+    assert resolve("fp32", "auto", "cpu", "evaluation", COMPILE_MIN_TFLOP).compiled
+    # The work is counted, not the steps: 200 epochs of an IPC-10 set, 2 networks, is
+    # enough for ConvNet-3 at the literature's width, not at a test's width of 16.
+    wide = forward_flops(build_classifier, ("convnet3", 1, 10, 28, 128), (1, 28, 28))
+    narrow = forward_flops(build_classifier, ("convnet3", 1, 10, 28, 16), (1, 28, 28))
+    passes = 200 * 100 * 2
+    assert rt_module.work_tflop(wide, passes) >= COMPILE_MIN_TFLOP
+    assert rt_module.work_tflop(narrow, passes) < COMPILE_MIN_TFLOP
     assert resolve("fp32", "on", "cpu", "evaluation", 1).compiled
     assert not resolve("fp32", "off", "cpu", "evaluation", 10**6).compiled
     monkeypatch.setattr(rt_module, "compile_available", lambda kind: False)

@@ -24,7 +24,8 @@ from ..config import RefineConfig, RuntimeConfig, SamplingConfig
 from ..data import ImageDataset, dataset_family
 from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
 from ..models.matching import DistributionMatcher
-from ..models.runtime import Runtime, resolve
+from ..models.nets import build_classifier
+from ..models.runtime import Runtime, forward_flops, resolve, work_tflop
 from .sampling import SEED_REFINE
 from .selection import selection_spec
 
@@ -48,8 +49,21 @@ def set_spec(sampling: SamplingConfig, refine: RefineConfig) -> dict[str, Any]:
     return spec
 
 
-def refine_runtime(refine: RefineConfig, runtime: RuntimeConfig, device: Any) -> Runtime:
-    return resolve(runtime.precision, runtime.compile, device, "refine", refine.iterations)
+def refine_tflop(r: RefineConfig, image: tuple[int, int, int], classes: int, ipc: int) -> float:
+    """A refinement's arithmetic: each iteration embeds ``real_per_class`` real images of
+    every class (forward only, a third of a training pass) and trains the set's."""
+    forward = forward_flops(build_classifier, ("convnet3", image[0], classes, image[1], r.width),
+                            image)  # fmt: skip
+    per_iteration = classes * (ipc + r.real_per_class / 3)
+    return work_tflop(forward, r.iterations * per_iteration)
+
+
+def refine_runtime(
+    r: RefineConfig, runtime: RuntimeConfig, device: Any, image: tuple[int, int, int],
+    classes: int, ipc: int,
+) -> Runtime:  # fmt: skip
+    tflop = refine_tflop(r, image, classes, ipc)
+    return resolve(runtime.precision, runtime.compile, device, "refine", tflop)
 
 
 class Refiner:

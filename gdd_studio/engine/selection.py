@@ -36,7 +36,7 @@ from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
 from ..models.fit import normalizer, test_accuracy, train_classifier
 from ..models.gan import Generator
 from ..models.nets import ConvNet3, build_classifier
-from ..models.runtime import resolve
+from ..models.runtime import forward_flops, resolve, work_tflop
 from ..rundir.folder import RunFolder
 from .sampling import sample_images
 
@@ -99,8 +99,11 @@ def train_observer(
     """A ConvNet-3 trained on the real training split (DSA, SGD); None if stopped."""
     r = runtime or RuntimeConfig(**LEGACY_RUNTIME)
     batch = 128
-    steps = s.observer_epochs * -(-len(data.x_train) // batch)
-    rt = resolve(r.precision, r.compile, device, "observer", steps)
+    shape = (data.channels, data.image_size, data.image_size)
+    args = ("convnet3", data.channels, data.num_classes, data.image_size, s.observer_width)
+    tflop = work_tflop(forward_flops(build_classifier, args, shape),
+                       s.observer_epochs * len(data.x_train))  # fmt: skip
+    rt = resolve(r.precision, r.compile, device, "observer", tflop)
     rng = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

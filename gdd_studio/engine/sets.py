@@ -126,7 +126,10 @@ def synthetic_set(
         data = data.to(device)
         refiner = Refiner(
             chosen.images, chosen.labels, data, cfg.refine, cfg.seed,
-            refine_runtime(cfg.refine, cfg.runtime, device),
+            refine_runtime(
+                cfg.refine, cfg.runtime, device, (data.channels, data.image_size,
+                data.image_size), data.num_classes, ipc,
+            ),
         )  # fmt: skip
         log(f"refining the {source} IPC-{ipc} set: {cfg.refine.iterations} DM iterations")
         if not refiner.run(

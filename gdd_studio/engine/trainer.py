@@ -22,9 +22,10 @@ from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
 from ..models.fit import normalizer, test_accuracy, train_classifier
 from ..models.gan import Discriminator, Generator, conditional_noise
 from ..models.nets import build_classifier
-from ..models.runtime import Runtime, resolve
+from ..models.runtime import Runtime, forward_flops, resolve, work_tflop
 from ..rundir.artifacts import CHECKPOINT_FORMAT
 from .losses import gradient_penalty, mse_loss, skd_loss
+from .refine import refine_tflop
 from .sampling import SEED_AUG, SEED_DATA, SEED_NOISE, SEED_POOL, SEED_SELECT, sample_images
 
 
@@ -90,22 +91,32 @@ class Trainer:
         self.elapsed = 0.0
 
     def _resolve_runtime(self) -> dict[str, Runtime]:
-        """Each part's precision and compilation, from runtime.* and the steps it trains."""
-        cfg, r = self.cfg, self.cfg.runtime
-        dc = cfg.distill
-        if dc.loss == "none":
-            pool_steps = 0
-        elif dc.pool_mode == "online":
-            pool_steps = self.totals[2] * dc.pool_batches
-        else:
-            per_epoch = max(1, len(self.data.x_train) // dc.batch_size)
-            pool_steps = len(dc.pool) * dc.pool_pretrain_epochs * per_epoch
-        steps = {"gan": self.totals[1] + self.totals[2], "pool": pool_steps}
+        """Each part's precision and compilation, from runtime.* and the work it will do."""
+        cfg, r, d = self.cfg, self.cfg.runtime, self.data
+        dc, m = cfg.distill, cfg.model
+        k, c, s = d.num_classes, d.channels, d.image_size
+        image = (c, s, s)
+        g = forward_flops(Generator, (k, m.nz, m.width, c, s), (m.nz,))
+        dis = forward_flops(Discriminator, (k, m.width, c, s), image)
+        # A step: G forward and backward, D on the fakes for G's loss, D on real and fake,
+        # and the gradient penalty's double backward (about two more passes).
+        gan_batches = self.totals[1] * cfg.gan.batch_size + self.totals[2] * dc.batch_size
+        work = {"gan": work_tflop(g + 5 * dis, gan_batches)}
+        if dc.loss != "none":
+            if dc.pool_mode == "online":
+                pool_images = self.totals[2] * dc.pool_batches * dc.batch_size
+            else:
+                pool_images = dc.pool_pretrain_epochs * len(d.x_train)
+            pool = max(
+                forward_flops(build_classifier, (a, c, k, s, dc.pool_width), image)
+                for a in dc.pool
+            )
+            work["pool"] = work_tflop(pool, pool_images)
         if self.totals[3]:
-            steps["refine"] = self.totals[3]
+            work["refine"] = refine_tflop(cfg.refine, image, k, cfg.ipc)
         return {
-            part: resolve(r.precision, r.compile, self.device, part, n)
-            for part, n in steps.items()
+            part: resolve(r.precision, r.compile, self.device, part, tflop)
+            for part, tflop in work.items()
         }
 
     def runtime_record(self) -> dict[str, dict[str, Any]]:

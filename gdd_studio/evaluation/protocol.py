@@ -67,10 +67,11 @@ from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
 from ..models.fit import normalizer, test_accuracy, train_classifier
 from ..models.gan import Generator
 from ..models.nets import build_classifier
-from ..models.runtime import COMPILE_MIN_STEPS, Runtime, resolve
+from ..models.runtime import COMPILE_MIN_TFLOP, Runtime, forward_flops, resolve, work_tflop
 from ..rundir.artifacts import (
     SOURCES_WITH_GENERATOR,
     OpenedRun,
+    dataset_info,
     load_run_generator,
     open_run,
     require_generator,
@@ -587,7 +588,7 @@ class Evaluation:
     ) -> tuple[float | None, float]:
         """Train one network; (final accuracy, best of the checks), or (None, _) if stopped."""
         s = self.settings
-        rt = self.network_runtime(epochs, len(labels))
+        rt = self.network_runtime(arch, epochs, len(labels))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             net = build_classifier(arch, data.channels, data.num_classes, data.image_size, s.width)
@@ -621,15 +622,23 @@ class Evaluation:
         """The dm-real baseline runs as the run's own refinement would: compiled where a
         minute or more of matching repays it (the iteration count is unknown until timed)."""
         r = self.runtime
-        steps = COMPILE_MIN_STEPS if self.dm_minutes >= 1 else 0
-        return resolve(r.precision, r.compile, self.device, "refine", steps)
+        tflop = COMPILE_MIN_TFLOP if self.dm_minutes >= 1 else 0.0
+        return resolve(r.precision, r.compile, self.device, "refine", tflop)
 
-    def network_runtime(self, epochs: int, images: int) -> Runtime:
-        """How a network of ``epochs`` over ``images`` runs: ``auto`` counts the steps of
-        the row's repeats, which share one compilation."""
-        s, r = self.settings, self.runtime
-        steps = epochs * math.ceil(images / s.batch_size) * s.repeats
-        return resolve(r.precision, r.compile, self.device, "evaluation", steps)
+    def network_runtime(self, arch: str, epochs: int, images: int) -> Runtime:
+        """How a network of ``arch`` trained ``epochs`` over ``images`` runs: ``auto``
+        counts the work of the row's repeats, which share one compilation."""
+        s, r, d = self.settings, self.runtime, self._dataset_shape
+        forward = forward_flops(build_classifier, (arch, d[0], d[3], d[1], s.width), d[:3])
+        tflop = work_tflop(forward, epochs * images * s.repeats)
+        return resolve(r.precision, r.compile, self.device, "evaluation", tflop)
+
+    @functools.cached_property
+    def _dataset_shape(self) -> tuple[int, int, int, int]:
+        """(channels, size, size, classes) of the run's data, as recorded when it ran."""
+        info = dataset_info(self.dir, self.run)
+        c, size = int(info["channels"]), int(info["image_size"])
+        return c, size, size, len(info["classes"])
 
     def _row(self, arch, ipc, source, accuracies, finals, images, epochs) -> dict[str, Any]:
         s = self.settings
@@ -655,7 +664,7 @@ class Evaluation:
             "lr": s.lr,
             "batch_size": s.batch_size,
             "seconds": 0.0,
-            **self.network_runtime(epochs, images).describe(),
+            **self.network_runtime(arch, epochs, images).describe(),
         }
         if s.report == "best-of-checks":
             row["final_accuracies"] = [round(float(a), 6) for a in finals]

@@ -12,9 +12,13 @@ What ``auto`` picks, and why (bench/bench_runtime.py measures it; bench/RESULTS.
   bf16's 8-bit mantissa is the first place precision would hurt; ask for ``bf16`` to
   use it there anyway.
 - ``torch.compile`` where it works (a C++ compiler is present on a CPU; CUDA or CPU
-  devices) and where the part trains long enough to repay the compilation, which costs
-  seconds up front (COMPILE_MIN_STEPS). Compiled code is reused by every later network
-  of the same architecture and input shape in the process (an evaluation's repeats).
+  devices) and where the part's work repays the compilation, which costs tens of seconds
+  up front: at least COMPILE_MIN_TFLOP of arithmetic (``work_tflop``: forward FLOPs of
+  one image, counted once per network shape, times what the part will run). A width-16
+  test network over a few hundred steps stays eager (measured: compiled, it was slower
+  end to end); ConvNet-3 at width 128 over the same steps compiles. Compiled code is
+  reused by every later network of the same architecture and input shape in the process
+  (an evaluation's repeats).
   The critic's gradient penalty needs a double backward, which compiled graphs do not
   support: that one call runs the critic eagerly, everything else of the GAN compiled.
 """
@@ -25,6 +29,7 @@ import contextlib
 import functools
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,10 +40,11 @@ from ..config import COMPILE_MODES, PRECISIONS
 
 # The parts of a run that train networks, each resolved on its own.
 PARTS: tuple[str, ...] = ("gan", "pool", "observer", "refine", "evaluation")
-# ``auto`` compiles a part only when it runs at least this many training steps: below it,
-# the seconds of compilation cost more than the faster steps give back (a smoke run, the
-# test suite, an evaluation of a few epochs).
-COMPILE_MIN_STEPS = 300
+# ``auto`` compiles a part only when it runs at least this much arithmetic (forward and
+# backward, in TFLOP): about two minutes of eager work on a 2-core CPU (50 GFLOP/s), what
+# a cold compilation of a part's few graphs (30-60 s) and its 2x faster steps break even
+# on. Below it (a smoke run, the test suite, narrow networks) eager is faster end to end.
+COMPILE_MIN_TFLOP = 6.0
 # Parts whose precision stays fp32 under ``auto`` (see the module docstring).
 _FP32_UNDER_AUTO: tuple[str, ...] = ("gan",)
 
@@ -122,10 +128,28 @@ def check(precision: str, compile_mode: str) -> None:
         raise ValueError(f"compile must be one of {', '.join(COMPILE_MODES)}, not '{compile_mode}'")
 
 
+@functools.cache
+def forward_flops(build: Callable[..., nn.Module], args: tuple, shape: tuple[int, ...]) -> float:
+    """FLOPs of one forward pass of one input of ``shape`` through ``build(*args)`` in eval
+    mode, counted once per process for each network and shape."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.random.fork_rng(devices=[]):
+        net = build(*args).eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        net(torch.zeros(1, *shape))
+    return float(counter.get_total_flops())
+
+
+def work_tflop(forward: float, passes: float) -> float:
+    """Training work in TFLOP: ``passes`` images through forward and backward (x3)."""
+    return 3 * forward * passes / 1e12
+
+
 def resolve(
-    precision: str, compile_mode: str, device: str | torch.device, part: str, steps: int
+    precision: str, compile_mode: str, device: str | torch.device, part: str, tflop: float
 ) -> Runtime:
-    """The runtime of one part that will run ``steps`` training steps on ``device``.
+    """The runtime of one part that will do ``tflop`` of training arithmetic on ``device``.
 
     Explicit settings are obeyed where the device can run them at all (bf16 autocast
     runs everywhere, emulated where not native; compile needs ``compile_available``).
@@ -139,7 +163,7 @@ def resolve(
     else:
         bf16 = precision == "bf16" and kind in ("cpu", "cuda")
     if compile_mode == "auto":
-        compiled = compile_available(kind) and steps >= COMPILE_MIN_STEPS
+        compiled = compile_available(kind) and tflop >= COMPILE_MIN_TFLOP
     else:
         compiled = compile_mode == "on" and compile_available(kind)
     return Runtime(kind, bf16, compiled)
