@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -32,11 +32,14 @@ from ..rundir.folder import RunFolder
 from ..view import WindowModel, dataset_text, run_ending, sweep_ending
 from .eval_panel import EvalPanel
 from .jobs import Job, collect_garbage_on_gui_thread, wait_for_jobs
+from .questions import ask_close, ask_restart, damaged_checkpoint
 from .runs_panel import KIND_ROLE, RunsPanel
 from .set_viewer import SetViewer
 from .setup_area import SetupArea
 from .sweep_dialog import SweepDialog
 from .training_view import TrainingView
+from .window_state import restore_window_state, save_window_state
+from .window_state import window_settings as _settings  # noqa: F401 - tests read it
 from .worker import RunWorker, SweepWorker
 
 REDRAW_MS = 40  # 25 Hz: smooth enough to watch, cheap enough to leave the run its CPU
@@ -55,13 +58,6 @@ def app_icon() -> QIcon:
         if path.is_file():
             icon.addFile(str(path))
     return icon
-
-
-def _settings() -> QSettings:
-    """Window state lives in the per-user data folder too, so GDD_STUDIO_HOME moves it."""
-    from ..paths import home_dir
-
-    return QSettings(str(home_dir() / "window.ini"), QSettings.Format.IniFormat)
 
 
 def _part(path: str) -> Any:
@@ -501,50 +497,13 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
-    @staticmethod
-    def _damaged_checkpoint(summary: Any) -> bool:
-        """A resumable run whose last.pt does not load (read on the click, not per refresh)."""
-        if not summary.resumable or not RunFolder(summary.path).last_checkpoint.exists():
-            return False
-        from ..rundir.artifacts import check_checkpoints
-
-        return check_checkpoints(summary.path).damaged is not None
+    _damaged_checkpoint = staticmethod(damaged_checkpoint)
 
     def _ask_restart(self, run_dir: Path) -> bool:
-        from ..rundir.artifacts import check_checkpoints
-
-        check = check_checkpoints(run_dir)
-        if check.damaged is not None:
-            title = "Checkpoint damaged"
-            what = "Its checkpoint (checkpoints/last.pt) is damaged; it is kept aside.\n"
-        else:
-            title = "Checkpoint missing"
-            what = "It has lost its checkpoint (checkpoints/last.pt).\n"
-        if check.fallback is not None:
-            how = (
-                f"Resuming goes on from {check.fallback.name}, the end of phase "
-                f"{check.fallback.stem[-1]} (step {check.fallback_step}). Go on from there?"
-            )
-        else:
-            how = (
-                "Resuming can only start it over from step 0; its metrics and grids are "
-                "cleared. Start over?"
-            )
-        answer = QMessageBox.question(self, title, f"{run_dir.name}: {what}{how}")
-        return answer == QMessageBox.StandardButton.Yes
+        return ask_restart(self, run_dir)
 
     def _ask_close(self) -> bool:
-        if self.running:
-            title = "A run is going"
-            text = (
-                "Stop the run with a checkpoint and close?\nIt can be resumed later from the "
-                "runs list."
-            )
-        else:
-            title = "An evaluation is going"
-            text = "Stop the evaluation and close?\nThe rows it finished are saved with the run."
-        answer = QMessageBox.question(self, title, text)
-        return answer == QMessageBox.StandardButton.Yes
+        return ask_close(self, self.running)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         """During a run: ask, stop cooperatively, and close once the thread has ended.
@@ -574,44 +533,11 @@ class MainWindow(QMainWindow):
 
     def save_state(self) -> None:
         """What the next launch reopens with: size, splitters, dataset, preset, runs folder."""
-        st = _settings()
-        st.setValue("geometry", self.saveGeometry())
-        for splitter in self.splitters:
-            st.setValue(f"splitters/{splitter.objectName()}", splitter.saveState())
-        st.setValue("setup/visible", self.setup_toggle.isChecked())
-        cfg = self.setup.config()
-        st.setValue("setup/dataset", cfg.dataset)
-        st.setValue("setup/preset", cfg.preset)
-        st.setValue("setup/data_dir", cfg.data_dir or "")
-        st.setValue("runs_dir", str(self.runs_dir))
-        st.sync()
+        save_window_state(self)
 
     def restore_state(self, runs_dir: bool = True) -> None:
         """Reopen as the user left the window last time (what :meth:`save_state` kept).
 
         ``runs_dir=False`` keeps the runs folder this window was opened on.
         """
-        st = _settings()
-        value = st.value("geometry")
-        if isinstance(value, QByteArray):
-            self.restoreGeometry(value)
-        for splitter in self.splitters:
-            state = st.value(f"splitters/{splitter.objectName()}")
-            if isinstance(state, QByteArray):
-                splitter.restoreState(state)
-        visible = st.value("setup/visible")
-        if visible is not None:
-            self.setup_toggle.setChecked(str(visible).lower() in ("true", "1"))
-        preset = st.value("setup/preset")
-        if preset and self.setup.preset.findData(preset) >= 0:
-            self.setup.preset.setCurrentIndex(self.setup.preset.findData(preset))
-        data_dir = st.value("setup/data_dir")
-        if data_dir:
-            self.setup.data_dir.setText(str(data_dir))
-            self.setup.refresh_datasets()
-        dataset = st.value("setup/dataset")
-        if dataset:
-            self.setup.select_dataset(str(dataset))
-        folder = st.value("runs_dir")
-        if runs_dir and folder and Path(str(folder)) != self.runs_dir:
-            self.set_runs_dir(Path(str(folder)))
+        restore_window_state(self, runs_dir)
