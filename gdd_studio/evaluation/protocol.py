@@ -10,28 +10,18 @@ upper bound) and the phase-1 generator before SKD ("gan-only", when its checkpoi
 exists). DiM's on-the-fly protocol and best-of-checks reporting are options, labelled as
 such in the results, never the default.
 
-Results accumulate in ``eval/results.json`` (and the same rows in ``eval/results.csv``):
-a new evaluation replaces the rows it recomputes and keeps the others measured the same
-way. Every row records how it was measured (epochs, DSA, report, width, lr, batch); rows
-of another protocol never share the file with new ones: they are moved, whole, to
-``eval/results-<time>.json``, so one table, chart or CSV never mixes protocols.
-
-The file has a ``"version"`` (``RESULTS_VERSION``); files without one were written before
-version 2, when "resnet18" named the BatchNorm net: ``load_results`` reads their rows as
-"resnet18bn", the name that net has now (config.py, models/nets.py).
+The rows and how they were measured are ``rows.py``; the results file, ``results.py``;
+the networks of a grid spread over workers, ``jobs.py``; what each network trains on,
+``inputs.py``. Every name they hold is importable from here as before.
 """
 
 from __future__ import annotations
 
 import copy
-import csv
 import functools
-import io
-import json
-import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +29,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .. import storage
 from ..config import (
-    ARCH_RENAMES_V1,
     EvalConfig,
-    RefineConfig,
     RuntimeConfig,
     SamplingConfig,
     resolve_device,
@@ -57,7 +44,6 @@ from ..engine.events import (
     EvalProgress,
     EvalResult,
     EvalStarted,
-    FlagFileControl,
     LogMessage,
     RunControl,
 )
@@ -78,81 +64,28 @@ from ..rundir.artifacts import (
     synthetic_set_path,
 )
 from ..rundir.folder import RunFolder, clear_stale_temporaries, keep_aside, require_inside
-from ..rundir.sweeps import eval_stop_flag
 from .dm_real import DM_REAL, budget_minutes, dm_real_set
-from .eta import EvalEta, work_left_eta
+from .eta import EvalEta
+from .inputs import _to_float, on_the_fly, random_real_indices
+from .jobs import NetworkJob, execute_distributed, pick_device, train_network_job
+from .results import RESULTS_VERSION, load_results, results_path, save_results, upgrade_results
+from .rows import (
+    RESULT_COLUMNS,
+    SOURCE_TITLES,
+    SOURCES,
+    _row_title,
+    protocol_tag,
+    protocols_differ,
+    refine_label,
+    results_csv,
+    row_protocol,
+    settings_protocol,
+    source_title,
+)
 
-SOURCES = ("distilled", "gan-only", "random-real", DM_REAL, "full-real")
-SOURCE_TITLES = {
-    "distilled": "distilled (GAN + SKD)",
-    "gan-only": "GAN only (phase 1)",
-    "random-real": "random real subset",
-    DM_REAL: "DM from real",
-    "full-real": "full real training set",
-}
-RESULT_COLUMNS = [
-    "arch", "ipc", "source", "selection", "n", "mean", "std", "accuracies", "images", "epochs",
-    "protocol", "report", "width", "dsa", "seconds", "dm_iterations", "dm_minutes",
-]  # fmt: skip
-RESULTS_VERSION = 2  # of eval/results.json; absent = 1 (see the module's docstring)
 CHECKS = 5  # test-set checks of the best-of-checks report [DiM]
 
 EventSink = Callable[[Any], None]
-
-
-def results_path(run_dir: str | Path) -> Path:
-    return RunFolder(run_dir).results
-
-
-def load_results(run_dir: str | Path) -> dict[str, Any] | None:
-    """The run's saved evaluation, or None when it has none (or an unreadable one).
-
-    Rows of a file from before version 2 come with today's network names.
-    """
-    path = results_path(run_dir)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not (isinstance(doc, dict) and isinstance(doc.get("results"), list)):
-        return None
-    return upgrade_results(doc)
-
-
-def upgrade_results(doc: dict[str, Any]) -> dict[str, Any]:
-    """A results document in the current version's names (a copy when anything changes)."""
-    if doc.get("version", 1) != 1:
-        return doc
-    rows = [
-        {**r, "arch": ARCH_RENAMES_V1.get(r.get("arch"), r.get("arch"))}
-        if isinstance(r, dict)
-        else r
-        for r in doc["results"]
-    ]
-    return {**doc, "version": RESULTS_VERSION, "results": rows}
-
-
-def random_real_indices(labels: Tensor, ipc: int, num_classes: int, seed: int) -> Tensor:
-    """Exactly ``ipc`` distinct training images of every class, chosen by ``seed``."""
-    rng = torch.Generator().manual_seed(seed)
-    y = labels.cpu()
-    chosen = []
-    for k in range(num_classes):
-        members = torch.nonzero(y == k).flatten()
-        if len(members) < ipc:
-            raise ConfigError(
-                f"the random real baseline needs {ipc} images of class {k}, "
-                f"the training split has {len(members)}"
-            )
-        chosen.append(members[torch.randperm(len(members), generator=rng)[:ipc]])
-    return torch.cat(chosen)
-
-
-def _to_float(images: np.ndarray | Tensor, device: torch.device) -> Tensor:
-    """uint8 (N, H, W, C) numpy or (N, C, H, W) tensor -> float (N, C, H, W) in [0, 1]."""
-    if isinstance(images, np.ndarray):
-        images = torch.from_numpy(images).permute(0, 3, 1, 2)
-    return images.to(device).float() / 255
 
 
 class Evaluation:
@@ -261,7 +194,7 @@ class Evaluation:
             self._open_to_write()
             if executor is None:
                 return self._execute(control)
-            return self._execute_distributed(control, executor)
+            return execute_distributed(self, control, executor)
         except Exception as exc:
             self._sink(EvalFinished("failed", str(results_path(self.dir)), user_message(exc)))
             raise
@@ -391,83 +324,6 @@ class Evaluation:
             doc = self._keep_row(row, finished_rows)
         return self._end(status, finished_rows, doc)
 
-    def _execute_distributed(self, control: RunControl, executor: Any) -> dict[str, Any]:
-        """The same grid, each network a job of ``executor``; rows saved as they complete."""
-        s = self.settings
-        data, norm, dsa, x_test = self._setup(control)
-        finished_rows: list[dict[str, Any]] = []
-        plan = self._take_known(finished_rows)
-        if s.gan_only and not self.has_gan_only:
-            self._log("no phase-1 checkpoint in this run: the GAN-only baseline is skipped")
-        total = s.repeats * len(plan)
-        self._sink(EvalStarted(total, [_row_title(*row) for row in plan]))
-        self._log(
-            f"evaluating {len(plan)} rows, {total} networks with {executor.describe()}: "
-            f"{s.epochs} epochs, {s.protocol} protocol, {s.report} accuracy"
-        )
-        doc = load_results(self.dir) or {"protocol": None, "results": []}
-        # The generators' sets are made here, once, before any worker starts: a worker
-        # only reads them, so no two workers ever choose the same set at once.
-        for _, ipc, source in plan:
-            if source == DM_REAL and self._dm_set(ipc) is None:  # made once, here
-                self._sink(EvalFinished("stopped", str(results_path(self.dir)), "0 rows"))
-                return dict(doc, status="stopped")
-            if source in SOURCES_WITH_GENERATOR:
-                try:
-                    self._synthetic_set(source, ipc, load_run_generator(self.run, source))
-                except GddError:
-                    if not control.stop_requested:
-                        raise
-                    self._sink(EvalFinished("stopped", str(results_path(self.dir)), "0 rows"))
-                    return dict(doc, status="stopped")
-        jobs = [
-            NetworkJob(str(self.dir), self.settings, self.sampling, self._device_request,
-                       arch, ipc, source, r, self.runtime)
-            for arch, ipc, source in plan
-            for r in range(s.repeats)
-        ]  # fmt: skip
-        clock = self._work_clock(plan, data)
-        work = {(j.arch, j.ipc, j.source, j.repeat): clock.work(i) for i, j in enumerate(jobs)}
-        outcomes: dict[tuple, dict[str, Any]] = {}
-        start, status, failure = time.perf_counter(), "finished", None
-        flag = eval_stop_flag(RunFolder(self.dir).eval)
-        for i, out in executor.map_unordered(train_network_job, jobs, control, flag):
-            job = jobs[i]
-            if isinstance(out, BaseException):
-                failure = failure or out
-                control.stop()  # the others stop at their next epoch
-                continue
-            if out["final"] is None:
-                status = "stopped"
-                continue
-            outcomes[(job.arch, job.ipc, job.source, job.repeat)] = out
-            done = len(outcomes)
-            elapsed = time.perf_counter() - start
-            eta = work_left_eta(
-                elapsed, sum(work[k] for k in outcomes), sum(work.values())
-            )  # networks of unequal work: a full-real one is many distilled ones
-            self._sink(EvalProgress(done, total, job.arch, job.ipc, job.source, job.repeat,
-                                    out["epochs"], out["epochs"], elapsed, eta))  # fmt: skip
-            row_outs = [outcomes.get((job.arch, job.ipc, job.source, r)) for r in range(s.repeats)]
-            if any(o is None for o in row_outs):
-                continue
-            finals = [o["final"] for o in row_outs]
-            accuracies = [o["best"] if s.report == "best-of-checks" else o["final"]
-                          for o in row_outs]  # fmt: skip
-            row = self._row(job.arch, job.ipc, job.source, accuracies, finals,
-                            out["images"], out["epochs"])  # fmt: skip
-            row["seconds"] = round(sum(o["seconds"] for o in row_outs), 2)
-            doc = self._keep_row(row, finished_rows)
-        if failure is not None:
-            raise (
-                failure
-                if isinstance(failure, GddError)
-                else GddError(f"a network of the evaluation failed: {user_message(failure)}")
-            )
-        if control.stop_requested and len(finished_rows) < len(self.plan()):
-            status = "stopped"
-        return self._end(status, finished_rows, doc)
-
     def _end(self, status: str, finished_rows: list[dict[str, Any]], doc: dict) -> dict:
         """Say how the evaluation ended (a stopped one: how many rows it saved)."""
         planned = len(self.plan())
@@ -568,20 +424,7 @@ class Evaluation:
 
     def _on_the_fly(self, g: Generator, labels: Tensor, norm, seed: int):
         """[DiM] A fresh draw from the generator every epoch, same labels."""
-        from ..engine.sampling import to_uint8
-        from ..models.gan import conditional_noise
-
-        rng = torch.Generator().manual_seed(seed + 7919)
-        g = g.to(self.device)
-        k, nz = g.num_classes, self.run_cfg.model.nz
-
-        @torch.no_grad()
-        def refresh(_epoch: int) -> Tensor:
-            z = conditional_noise(labels.cpu(), nz, k, rng).to(self.device)
-            images = torch.from_numpy(to_uint8(g(z))).permute(0, 3, 1, 2)
-            return norm(_to_float(images, self.device))
-
-        return refresh
+        return on_the_fly(g, labels, norm, seed, self.device, self.run_cfg.model.nz)
 
     def _train_one(
         self, arch, x, labels, epochs, seed, dsa, x_test, data, control, report, refresh
@@ -655,7 +498,8 @@ class Evaluation:
             "epochs": epochs,
             "selection": self.sampling.selection if source in SOURCES_WITH_GENERATOR else None,
             # A generator-made set is refined as the run says (engine/refine.py).
-            "refine": refine_label(self.run_cfg.refine) if source in SOURCES_WITH_GENERATOR
+            "refine": refine_label(self.run_cfg.refine)
+            if source in SOURCES_WITH_GENERATOR
             else None,
             "protocol": s.protocol if source in ("distilled", "gan-only") else "fixed",
             "report": s.report,
@@ -675,23 +519,6 @@ class Evaluation:
                        dm_minutes_from=self.dm_minutes_from)  # fmt: skip
         return row
 
-    def _move_aside(self, old: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-        """Keep rows of another protocol whole, in a file of their own."""
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = results_path(self.dir).with_name(f"results-{stamp}.json")
-        n = 2
-        while path.exists():
-            path = results_path(self.dir).with_name(f"results-{stamp}-{n}.json")
-            n += 1
-        doc = {"version": RESULTS_VERSION, "protocol": old.get("protocol"), "results": rows}
-        storage.atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
-        self._log(
-            f"{len(rows)} earlier result rows were measured another way "
-            f"({protocol_tag(rows[0])}); moved to {path.name} so that one table never mixes "
-            "protocols",
-            "warning",
-        )
-
     def _keep_row(self, row: dict[str, Any], finished_rows: list[dict[str, Any]]) -> dict:
         """A finished row: saved at once (a stop keeps it), reported and logged."""
         finished_rows.append(row)
@@ -705,17 +532,6 @@ class Evaluation:
 
     def _save(self, new_rows: list[dict[str, Any]]) -> dict[str, Any]:
         """Merge the new rows into eval/results.json (and .csv), replacing same-key rows."""
-        old = load_results(self.dir) or {"results": []}
-        keys = {_row_key(r) for r in new_rows}
-        ours = settings_protocol(self.settings)
-        kept, other = [], []
-        for r in old["results"]:
-            if _row_key(r) in keys:
-                continue
-            (other if protocols_differ(row_protocol(r), ours) else kept).append(r)
-        if other:
-            self._move_aside(old, other)
-        rows = sorted(kept + new_rows, key=_sort_key)
         protocol = asdict(self.settings)
         protocol.update(
             dataset=self.run_cfg.dataset, device=str(self.device), dsa_strategy=(
@@ -724,197 +540,28 @@ class Evaluation:
             checks=CHECKS if self.settings.report == "best-of-checks" else None,
             updated=time.time(),
         )  # fmt: skip
-        doc = {"version": RESULTS_VERSION, "protocol": protocol, "results": rows}
-        path = results_path(self.dir)
-        storage.atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
-        storage.atomic_write_text(path.with_suffix(".csv"), results_csv(rows))
-        return doc
-
-
-@dataclass(frozen=True)
-class NetworkJob:
-    """One network of an evaluation grid, as a worker receives it (plain, picklable)."""
-
-    run_dir: str
-    settings: EvalConfig
-    sampling: SamplingConfig
-    device: str | None  # as asked for; None, "auto" or "cuda" take the worker's device
-    arch: str
-    ipc: int | None
-    source: str
-    repeat: int
-    runtime: RuntimeConfig | None = None
-
-
-_WORKER_EVALUATIONS: dict[tuple, Evaluation] = {}
-
-
-def pick_device(requested: str | None, pinned: str | None) -> str | None:
-    """A worker pinned to a device uses it unless the caller named a specific one."""
-    if pinned and requested in (None, "auto", "cuda"):
-        return pinned
-    return requested
-
-
-def train_network_job(job: NetworkJob, worker: Any) -> dict[str, Any]:
-    """Run one ``NetworkJob`` on a worker (``worker``: its ``device`` and ``stop_flag``).
-
-    A worker keeps the evaluation it last served (dataset on its device, sets read), so
-    the next network of the same grid starts at once.
-    """
-    device = pick_device(job.device, getattr(worker, "device", None))
-    key = (job.run_dir, repr(job.settings), repr(job.sampling), device, repr(job.runtime))
-    evaluation = _WORKER_EVALUATIONS.get(key)
-    if evaluation is None:
-        _WORKER_EVALUATIONS.clear()
-        evaluation = Evaluation(
-            job.run_dir, job.settings, device, sampling=job.sampling, runtime=job.runtime
-        )
-        _WORKER_EVALUATIONS[key] = evaluation
-    control = getattr(worker, "control", None) or FlagFileControl(
-        getattr(worker, "stop_flag", None)
-    )
-    start = time.perf_counter()
-    final, best, images, epochs = evaluation.train_network(
-        job.arch, job.ipc, job.source, job.repeat, control
-    )
-    return {
-        "final": final, "best": best, "images": images, "epochs": epochs,
-        "seconds": time.perf_counter() - start,
-    }  # fmt: skip
-
-
-def settings_protocol(s: EvalConfig) -> dict[str, Any]:
-    """How an evaluation with settings ``s`` measures (what its rows record)."""
-    return {
-        "epochs": s.epochs, "full_real_epochs": s.full_real_epochs, "dsa": s.dsa,
-        "report": s.report, "width": s.width, "lr": s.lr, "batch_size": s.batch_size,
-        "protocol": s.protocol,
-    }  # fmt: skip
-
-
-def row_protocol(row: dict[str, Any]) -> dict[str, Any]:
-    """How a saved row was measured; keys a row from an older version lacks are None
-    (unknown, so they never count as a difference)."""
-    source = row.get("source")
-    out: dict[str, Any] = {k: row.get(k) for k in ("dsa", "report", "width", "lr", "batch_size")}
-    out["full_real_epochs" if source == "full-real" else "epochs"] = row.get("epochs")
-    if source in SOURCES_WITH_GENERATOR:
-        out["protocol"] = row.get("protocol")
-    return out
-
-
-def protocols_differ(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return any(a[k] is not None and b.get(k) is not None and a[k] != b[k] for k in a)
-
-
-def protocol_tag(row: dict[str, Any]) -> str:
-    """A row's protocol in a few words, for labels where rows of several protocols meet."""
-    p = row_protocol(row)
-    parts = [f"{row.get('epochs')} epochs"]
-    if p.get("dsa") is False:
-        parts.append("no DSA")
-    if p.get("report") not in (None, "final"):
-        parts.append(str(p["report"]))
-    if p.get("width") is not None:
-        parts.append(f"width {p['width']}")
-    if p.get("protocol") not in (None, "fixed"):
-        parts.append(str(p["protocol"]))
-    return ", ".join(parts)
-
-
-def _row_key(row: dict[str, Any]) -> tuple:
-    """What a row measures: a new row replaces an old one with the same key.
-
-    Sets chosen by different selection rules are different sets, so their rows stand side
-    by side (rows written before the selection was recorded were the first draws).
-    """
-    selection = row.get("selection") or (
-        "random" if row.get("source") in SOURCES_WITH_GENERATOR else None
-    )
-    return (row.get("arch"), row.get("ipc"), row.get("source"), selection, row.get("refine"))
-
-
-def _sort_key(row: dict[str, Any]) -> tuple:
-    ipc = row.get("ipc")
-    source = row.get("source")
-    order = SOURCES.index(source) if source in SOURCES else len(SOURCES)
-    return (
-        str(row.get("arch")),
-        math.inf if ipc is None else ipc,
-        order,
-        str(row.get("selection") or ""),
-    )
-
-
-def source_title(row: dict[str, Any]) -> str:
-    """The source of a row as a legend names it.
-
-    A generator-made set chosen by another rule than the default (herding) says so, so
-    that sets of two rules never share a name (rows written before selections were
-    recorded were the first draws: "random").
-    """
-    source = str(row.get("source"))
-    title = SOURCE_TITLES.get(source, source)
-    selection = row.get("selection") or "random"
-    if source in SOURCES_WITH_GENERATOR and selection != SamplingConfig().selection:
-        title += f", {selection} selection"
-    if source in SOURCES_WITH_GENERATOR and row.get("refine"):
-        title += f", + {row['refine']}"
-    return title
-
-
-def refine_label(r: RefineConfig) -> str | None:
-    """How a row's set was refined, short enough for a legend ("DM x 600"); None: not."""
-    return None if r.method == "none" else f"{r.method.upper()} x {r.iterations}"
-
-
-def _row_title(arch: str, ipc: int | None, source: str) -> str:
-    from ..models.nets import ARCH_TITLES
-
-    budget = "all images" if ipc is None else f"IPC {ipc}"
-    return f"{ARCH_TITLES.get(arch, arch)}, {budget}, {source}"
-
-
-def results_csv(rows: list[dict[str, Any]]) -> str:
-    """The rows as CSV: one line per (architecture, IPC, source), accuracies in percent.
-
-    Rows of a comparison of runs (they carry ``run_label``) get ``run`` and ``run_label``
-    columns first.
-    """
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    columns = list(RESULT_COLUMNS)
-    if any("run_label" in r for r in rows):
-        columns = ["run", "run_label", *columns]
-    writer.writerow(columns)
-    for r in rows:
-        out = []
-        for col in columns:
-            value = r.get(col)
-            if col in ("mean", "std") and value is not None:
-                value = f"{100 * value:.2f}"
-            elif col == "accuracies":
-                value = " ".join(f"{100 * a:.2f}" for a in value or [])
-            elif value is None:
-                value = "all" if col == "ipc" else ""
-            out.append(value)
-        writer.writerow(out)
-    return buf.getvalue()
+        return save_results(self.dir, new_rows, self.settings, protocol, self._log)
 
 
 __all__ = [
+    "CHECKS",
     "Evaluation",
     "NetworkJob",
+    "RESULTS_VERSION",
+    "RESULT_COLUMNS",
     "SOURCES",
     "SOURCE_TITLES",
     "load_results",
+    "pick_device",
     "protocol_tag",
     "protocols_differ",
-    "row_protocol",
     "random_real_indices",
+    "refine_label",
     "results_csv",
     "results_path",
+    "row_protocol",
+    "settings_protocol",
     "source_title",
     "train_network_job",
+    "upgrade_results",
 ]

@@ -1,0 +1,118 @@
+"""The store of an evaluation's results: ``eval/results.json`` of a run folder.
+
+Results accumulate in ``eval/results.json`` (and the same rows in ``eval/results.csv``):
+a new evaluation replaces the rows it recomputes and keeps the others measured the same
+way. Every row records how it was measured (epochs, DSA, report, width, lr, batch); rows
+of another protocol never share the file with new ones: they are moved, whole, to
+``eval/results-<time>.json``, so one table, chart or CSV never mixes protocols.
+
+The file has a ``"version"`` (``RESULTS_VERSION``); files without one were written before
+version 2, when "resnet18" named the BatchNorm net: ``load_results`` reads their rows as
+"resnet18bn", the name that net has now (config/versions.py, models/nets.py).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .. import storage
+from ..config import ARCH_RENAMES_V1, EvalConfig
+from ..rundir.folder import RunFolder
+from .rows import (
+    _row_key,
+    _sort_key,
+    protocol_tag,
+    protocols_differ,
+    results_csv,
+    row_protocol,
+    settings_protocol,
+)
+
+RESULTS_VERSION = 2  # of eval/results.json; absent = 1 (see the module's docstring)
+
+
+def results_path(run_dir: str | Path) -> Path:
+    return RunFolder(run_dir).results
+
+
+def load_results(run_dir: str | Path) -> dict[str, Any] | None:
+    """The run's saved evaluation, or None when it has none (or an unreadable one).
+
+    Rows of a file from before version 2 come with today's network names.
+    """
+    path = results_path(run_dir)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(doc, dict) and isinstance(doc.get("results"), list)):
+        return None
+    return upgrade_results(doc)
+
+
+def upgrade_results(doc: dict[str, Any]) -> dict[str, Any]:
+    """A results document in the current version's names (a copy when anything changes)."""
+    if doc.get("version", 1) != 1:
+        return doc
+    rows = [
+        {**r, "arch": ARCH_RENAMES_V1.get(r.get("arch"), r.get("arch"))}
+        if isinstance(r, dict)
+        else r
+        for r in doc["results"]
+    ]
+    return {**doc, "version": RESULTS_VERSION, "results": rows}
+
+
+def save_results(
+    run_dir: str | Path,
+    new_rows: list[dict[str, Any]],
+    settings: EvalConfig,
+    protocol: dict[str, Any],
+    log: Callable[[str, str], None],
+) -> dict[str, Any]:
+    """Merge ``new_rows`` into eval/results.json (and .csv), replacing same-key rows; rows
+    measured otherwise than by ``settings`` are moved aside whole. ``protocol``: how the
+    file's rows were measured, as the file records it."""
+    old = load_results(run_dir) or {"results": []}
+    keys = {_row_key(r) for r in new_rows}
+    ours = settings_protocol(settings)
+    kept, other = [], []
+    for r in old["results"]:
+        if _row_key(r) in keys:
+            continue
+        (other if protocols_differ(row_protocol(r), ours) else kept).append(r)
+    if other:
+        move_aside(run_dir, old, other, log)
+    rows = sorted(kept + new_rows, key=_sort_key)
+    doc = {"version": RESULTS_VERSION, "protocol": protocol, "results": rows}
+    path = results_path(run_dir)
+    storage.atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
+    storage.atomic_write_text(path.with_suffix(".csv"), results_csv(rows))
+    return doc
+
+
+def move_aside(
+    run_dir: str | Path,
+    old: dict[str, Any],
+    rows: list[dict[str, Any]],
+    log: Callable[[str, str], None],
+) -> None:
+    """Keep rows of another protocol whole, in a file of their own."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = results_path(run_dir).with_name(f"results-{stamp}.json")
+    n = 2
+    while path.exists():
+        path = results_path(run_dir).with_name(f"results-{stamp}-{n}.json")
+        n += 1
+    doc = {"version": RESULTS_VERSION, "protocol": old.get("protocol"), "results": rows}
+    storage.atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
+    log(
+        f"{len(rows)} earlier result rows were measured another way "
+        f"({protocol_tag(rows[0])}); moved to {path.name} so that one table never mixes "
+        "protocols",
+        "warning",
+    )
