@@ -17,6 +17,9 @@ from .evaluate import _int_list
 from .executors import _check_executor_flags, _executor
 from .runs import build_config
 
+# The flags of `run` that a sweep takes for its base config (make_parser fills it).
+_BASE_ACTIONS: list[argparse.Action] = []
+
 
 def _evaluate_overrides(text: str) -> dict[str, Any]:
     """``--evaluate "--ipc 1,10 --archs convnet3 ..."``: evaluate's own flags, as the
@@ -129,7 +132,3 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if control.stop_requested:
         return EXIT_STOPPED
     return EXIT_OK if counts.get("finished", 0) == n else EXIT_FAILED
-
-
-# The flags of `run` that a sweep takes for its base config (make_parser fills it).
-_BASE_ACTIONS: list[argparse.Action] = []

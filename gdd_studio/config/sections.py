@@ -26,7 +26,6 @@ EVAL_REPORT = ("final", "best-of-checks")
 EVAL_PROTOCOLS = ("fixed", "on-the-fly")
 CLASSIFIERS = ("convnet3", "resnet10", "resnet18", "resnet18bn", "alexnet", "vgg11")
 EVAL_ARCHS = ("convnet3", "resnet18", "resnet18bn", "alexnet", "vgg11")
-
 SELECTIONS = ("herding", "random")
 # runtime.precision and runtime.compile (models/runtime.py says what each does)
 PRECISIONS = ("auto", "fp32", "bf16")
