@@ -195,7 +195,7 @@ class RunConfig:
         return cls.from_dict(_json_object(text))
 
     def save(self, path: str | Path) -> None:
-        from .storage import atomic_write_text
+        from ..storage import atomic_write_text
 
         atomic_write_text(Path(path), self.to_json() + "\n")
 
