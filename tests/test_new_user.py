@@ -63,6 +63,20 @@ def test_the_eta_counts_work_left_and_not_the_set_up():
     assert fmt_eta(eta.eta()) == "01:06"
 
 
+def test_the_first_epoch_of_a_network_is_its_warm_up_not_its_rate():
+    clock = _Clock()
+    eta = EvalEta([(100, 20)] * 2, 10, 10, clock=clock)
+    eta.begin(0)
+    clock.t += 30.0  # the first epoch compiled the network
+    eta.epoch(0, 1)
+    assert eta.eta() is None  # nothing timed yet: "estimating", not 100 x 30 s
+    for e in range(2, 6):
+        clock.t += 0.5
+        eta.epoch(0, e)
+    # 8 batches in 2 s: 0.25 s a batch for the 190 + 200 left (and two test passes)
+    assert eta.eta() == pytest.approx((190 + 200) * 0.25 + 2 * (1 / 3) * 0.25)
+
+
 def test_an_evaluation_says_estimating_until_it_has_a_rate(tmp_path):
     data = write_tiny_npz(tmp_path / "tiny.npz")
     run = Run.create(tiny_config(f"npz:{data}"), tmp_path / "runs")

@@ -6,7 +6,10 @@ before the first epoch come the set-up and the sets (herding trains an observer 
 Dividing the elapsed time by the fraction of epochs done counts that set-up as if every
 epoch cost as much: at the first epoch of a 2-minute evaluation it said 19:30, of a
 13-minute one 31:59:49. Here only training is timed, in training batches, and each test
-pass on its own; until a rate is known the ETA is None, which reads "estimating".
+pass on its own; until a rate is known the ETA is None, which reads "estimating". A
+network's first epoch is not timed when it has more: it holds the warm-up (a compiled
+network's compilation, tens of seconds at the first network: timed, it made a 10-minute
+evaluation read 17:49:06 at its first epoch).
 No torch, no Qt: the window and the CLI format what the evaluation computes.
 """
 
@@ -46,6 +49,7 @@ class EvalEta:
     ) -> None:
         self._clock = clock
         self._batches = [e * math.ceil(max(1, n) / batch_size) for e, n in networks]
+        self._epochs = [e for e, _ in networks]
         self._per_epoch = [math.ceil(max(1, n) / batch_size) for _, n in networks]
         self._test_batches = math.ceil(max(1, test_images) / batch_size)
         self._train_s = 0.0  # timed training of finished networks
@@ -55,23 +59,26 @@ class EvalEta:
         self._begun = 0.0
         self._last_epoch_at = 0.0
         self._done_batches = 0  # of the current network
+        self._untimed = 0  # batches of the current network before its timing began
         self._finished: set[int] = set()
 
     def begin(self, i: int) -> None:
         self._current, self._begun, self._done_batches = i, self._clock(), 0
-        self._last_epoch_at = self._begun
+        self._last_epoch_at, self._untimed = self._begun, 0
 
     def epoch(self, i: int, epoch: int) -> None:
         if self._current != i:
             self.begin(i)
         self._last_epoch_at = self._clock()
         self._done_batches = epoch * self._per_epoch[i]
+        if epoch == 1 and self._epochs[i] > 1:  # the warm-up epoch: time from its end
+            self._begun, self._untimed = self._last_epoch_at, self._done_batches
 
     def end(self, i: int) -> None:
         now = self._clock()
         if self._current == i:
             self._train_s += self._last_epoch_at - self._begun
-            self._train_batches += self._batches[i]
+            self._train_batches += self._batches[i] - self._untimed
             self._test_s.append(now - self._last_epoch_at)
         self._finished.add(i)
         self._current = None
@@ -80,7 +87,7 @@ class EvalEta:
         timed_s, timed_batches = self._train_s, self._train_batches
         if self._current is not None:
             timed_s += self._last_epoch_at - self._begun
-            timed_batches += self._done_batches
+            timed_batches += self._done_batches - self._untimed
         if timed_batches == 0 or (timed_s < MIN_TIMED_S and not self._finished):
             return None
         per_batch = timed_s / timed_batches
