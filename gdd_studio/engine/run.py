@@ -257,20 +257,12 @@ class Run(RunResume, RunRecords):
                     self._pause(t, control, clock)
                 if control.stop_requested:
                     return self._stop(t, clock)
-                values = step_fn()
-                t.phase_step += 1
-                t.step += 1
-                self._pending.append((phase, t.step, t.epoch, values))
-                if t.step % cfg.monitor.log_every == 0:
-                    self._flush_metrics()
+                self._record_step(t, phase, t.epoch, step_fn())
                 if phase == 1 and cfg.gan.select == "best":
                     self._maybe_select(t)
                 if t.step % cfg.monitor.grid_every == 0:
                     self._save_grid(t, phase)
-                clock.tick()
-                self._progress(t, clock, total)
-                if t.step % cfg.monitor.checkpoint_every == 0:
-                    self._checkpoint(t, clock)
+                self._after_step(t, clock, total)
             # phase end
             self._flush_metrics()
             if phase == 1 and cfg.gan.select == "best" and t.best is not None:
@@ -334,18 +326,10 @@ class Run(RunResume, RunRecords):
                 self._pause(t, control, clock)
             if control.stop_requested:
                 return self._stop(t, clock)
-            loss = t.refiner.step()
-            t.phase_step += 1
-            t.step += 1
-            self._pending.append((3, t.step, 0, {"dm_loss": torch.tensor(loss)}))
-            if t.step % cfg.monitor.log_every == 0:
-                self._flush_metrics()
+            self._record_step(t, 3, 0, {"dm_loss": torch.tensor(t.refiner.step())})
             if t.phase_step % cfg.monitor.grid_every == 0:
                 self._save_set_grid(t)
-            clock.tick()
-            self._progress(t, clock, total)
-            if t.step % cfg.monitor.checkpoint_every == 0:
-                self._checkpoint(t, clock)
+            self._after_step(t, clock, total)
         self._flush_metrics()
         if t.phase_step % cfg.monitor.grid_every != 0:
             self._save_set_grid(t)
@@ -425,6 +409,21 @@ class Run(RunResume, RunRecords):
         self._write_info(status="finished", message="", elapsed_s=t.elapsed, finished=time.time())
         self._emit(RunFinished("finished", str(self.dir), f"{len(labels)} images"))
         return "finished"
+
+    def _record_step(self, t: Trainer, phase: int, epoch: int, values: dict[str, Tensor]) -> None:
+        """A step done: the counters move and its losses join the next metrics flush."""
+        t.phase_step += 1
+        t.step += 1
+        self._pending.append((phase, t.step, epoch, values))
+        if t.step % self.cfg.monitor.log_every == 0:
+            self._flush_metrics()
+
+    def _after_step(self, t: Trainer, clock: _RateClock, total: int) -> None:
+        """After a step's own records: the rate, the progress event, a periodic checkpoint."""
+        clock.tick()
+        self._progress(t, clock, total)
+        if t.step % self.cfg.monitor.checkpoint_every == 0:
+            self._checkpoint(t, clock)
 
     def _progress(self, t: Trainer, clock: _RateClock, total: int) -> None:
         rate = clock.rate()
