@@ -24,25 +24,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-CLASSES = (
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-)
+from gdd_studio.data.formats import CIFAR_CLASSES, CIFAR_META, CIFAR_TEST_BATCH, CIFAR_TRAIN_BATCHES
 
 
 def read_split(folder: Path, seed: int) -> tuple[np.ndarray, list[int]]:
     """All images of one split as (N, 3072) uint8 CHW rows, and their labels, shuffled."""
     images: list[np.ndarray] = []
     labels: list[int] = []
-    for label, name in enumerate(CLASSES):
+    for label, name in enumerate(CIFAR_CLASSES):
         files = sorted((folder / name).glob("*.jpg"))
         if not files:
             sys.exit(f"no JPEG files in {folder / name}")
@@ -74,10 +63,10 @@ def main(argv: list[str] | None = None) -> None:
     x, y = read_split(args.source / "train", seed=0)
     if len(y) != 50000:
         sys.exit(f"{args.source / 'train'} holds {len(y)} images, expected 50,000")
-    for i in range(5):
+    for i, name in enumerate(CIFAR_TRAIN_BATCHES):
         part = slice(i * 10000, (i + 1) * 10000)
         write(
-            out / f"data_batch_{i + 1}",
+            out / name,
             {
                 b"batch_label": f"training batch {i + 1} of 5".encode(),
                 b"labels": y[part],
@@ -89,13 +78,13 @@ def main(argv: list[str] | None = None) -> None:
     if len(y) != 10000:
         sys.exit(f"{args.source / 'test'} holds {len(y)} images, expected 10,000")
     write(
-        out / "test_batch",
+        out / CIFAR_TEST_BATCH,
         {b"batch_label": b"testing batch 1 of 1", b"labels": y, b"data": x, b"filenames": []},
     )
     write(
-        out / "batches.meta",
+        out / CIFAR_META,
         {
-            b"label_names": [n.encode() for n in CLASSES],
+            b"label_names": [n.encode() for n in CIFAR_CLASSES],
             b"num_cases_per_batch": 10000,
             b"num_vis": 3072,
         },
