@@ -72,7 +72,7 @@ def validate(cfg: RunConfig) -> None:
             raise ConfigError(
                 f"unknown pool network '{name}' (choose from: {', '.join(CLASSIFIERS)})"
             )
-    for key, value in (
+    _at_least_one(
         ("model.width", m.width),
         ("model.nz", m.nz),
         ("gan.batch_size", g.batch_size),
@@ -86,9 +86,7 @@ def validate(cfg: RunConfig) -> None:
         ("monitor.log_every", cfg.monitor.log_every),
         ("monitor.grid_cols", cfg.monitor.grid_cols),
         ("distill.pool_pretrain_epochs", d.pool_pretrain_epochs),
-    ):
-        if value < 1:
-            raise ConfigError(f"{key} must be at least 1, got {value}")
+    )
     for key, value in (("gan.epochs", g.epochs), ("distill.epochs", d.epochs)):
         if value < 0:
             raise ConfigError(f"{key} must be 0 or more, got {value}")
@@ -119,13 +117,11 @@ def validate(cfg: RunConfig) -> None:
 
 def validate_refine(r: RefineConfig) -> None:
     _choice("refine.method", r.method, REFINE_METHODS)
-    for key, value in (
+    _at_least_one(
         ("refine.iterations", r.iterations),
         ("refine.real_per_class", r.real_per_class),
         ("refine.width", r.width),
-    ):
-        if value < 1:
-            raise ConfigError(f"{key} must be at least 1, got {value}")
+    )
     if not r.lr > 0:
         raise ConfigError(f"refine.lr must be greater than 0, got {r.lr}")
     if not 0 <= r.momentum < 1:
@@ -148,14 +144,12 @@ def validate_evaluation(e: EvalConfig) -> None:
             raise ConfigError(
                 f"unknown evaluation network '{name}' (choose from: {', '.join(EVAL_ARCHS)})"
             )
-    for key, value in (
+    _at_least_one(
         ("evaluation.repeats", e.repeats),
         ("evaluation.epochs", e.epochs),
         ("evaluation.batch_size", e.batch_size),
         ("evaluation.full_real_epochs", e.full_real_epochs),
-    ):
-        if value < 1:
-            raise ConfigError(f"{key} must be at least 1, got {value}")
+    )
     if e.width is not None and e.width < 1:
         raise ConfigError(f"evaluation.width must be at least 1 (or null), got {e.width}")
     if not e.lr > 0:
@@ -191,11 +185,16 @@ def validate_for_dataset(cfg: RunConfig, num_classes: int, per_class: list[int])
 def validate_sampling(s: SamplingConfig) -> None:
     """Check the phase-3 settings (also on their own, for a set made after the run)."""
     _choice("sampling.selection", s.selection, SELECTIONS)
-    for key, value in (
+    _at_least_one(
         ("sampling.candidates", s.candidates),
         ("sampling.observer_width", s.observer_width),
         ("sampling.observer_epochs", s.observer_epochs),
-    ):
+    )
+
+
+def _at_least_one(*settings: tuple[str, int]) -> None:
+    """Each (key, value) a whole count of at least 1, or one message naming the first not."""
+    for key, value in settings:
         if value < 1:
             raise ConfigError(f"{key} must be at least 1, got {value}")
 
