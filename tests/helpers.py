@@ -1,10 +1,14 @@
 """Tiny datasets and configs for fast engine tests."""
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from gdd_studio.config import RunConfig, preset_config
+from gdd_studio.engine.run import Run
 
 
 def write_tiny_npz(
@@ -59,3 +63,23 @@ def long_config(data, steps=60) -> RunConfig:
     cfg.gan.epochs, cfg.gan.steps_per_epoch = steps // 3, 3
     cfg.monitor.checkpoint_every = 10
     return cfg
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch's thread count set to ``n`` for a block, and given back after: a test that
+    leaves it changed changes every later test's arithmetic and speed."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def finished_tiny_run(root: Path) -> Path:
+    """A run of ``tiny_config`` on a tiny 3-class dataset, finished, under ``root``."""
+    data = write_tiny_npz(root / "tiny.npz", classes=3, per_class=12)
+    run = Run.create(tiny_config(f"npz:{data}"), root / "runs")
+    assert run.execute() == "finished"
+    return run.dir

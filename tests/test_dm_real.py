@@ -12,7 +12,6 @@ from gdd_studio.cli import main
 from gdd_studio.config import EvalConfig
 from gdd_studio.data import load_dataset
 from gdd_studio.engine.events import RunControl
-from gdd_studio.engine.run import Run
 from gdd_studio.errors import ConfigError
 from gdd_studio.evaluation.dm_real import (
     DmProgress,
@@ -31,23 +30,20 @@ from gdd_studio.evaluation.protocol import (
 from gdd_studio.export.charts import ordered_series
 from gdd_studio.models.augment import DSA_STRATEGY
 from gdd_studio.rundir.artifacts import run_config
-from tests.helpers import tiny_config, write_tiny_npz
+from tests.helpers import finished_tiny_run, torch_threads
 
 MINUTES = 0.001  # the fewest iterations: the timed ones
 
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    torch.set_num_threads(1)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("dmrun")
-    data = write_tiny_npz(root / "tiny.npz", classes=3, per_class=12)
-    run = Run.create(tiny_config(f"npz:{data}"), root / "runs")
-    assert run.execute() == "finished"
-    return run.dir
+    return finished_tiny_run(tmp_path_factory.mktemp("dmrun"))
 
 
 @pytest.fixture

@@ -8,13 +8,15 @@ import torch
 from gdd_studio.models.augment import DSA
 from gdd_studio.models.gan import Generator, conditional_noise
 from gdd_studio.models.matching import DistributionMatcher, conditional_decoder
+from tests.helpers import torch_threads
 
 MEAN, STD = (0.5,), (0.25,)
 
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    torch.set_num_threads(1)
+    with torch_threads(1):
+        yield
 
 
 def toy_data(per_class: int = 24, classes: int = 2) -> tuple[torch.Tensor, torch.Tensor]:

@@ -5,13 +5,11 @@ import shutil
 import threading
 
 import pytest
-import torch
 from PySide6.QtCore import Qt
 
-from gdd_studio.engine.run import Run
 from gdd_studio.evaluation.dm_real import dm_set_path
 from gdd_studio.models import matching
-from tests.helpers import tiny_config, write_tiny_npz
+from tests.helpers import finished_tiny_run, torch_threads
 
 TIMEOUT = 90_000
 USER = Qt.ItemDataRole.UserRole
@@ -19,16 +17,13 @@ USER = Qt.ItemDataRole.UserRole
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    torch.set_num_threads(1)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")
 def made_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("dmui")
-    data = write_tiny_npz(root / "tiny.npz", classes=3, per_class=12)
-    run = Run.create(tiny_config(f"npz:{data}"), root / "runs")
-    assert run.execute() == "finished"
-    return run.dir
+    return finished_tiny_run(tmp_path_factory.mktemp("dmui"))
 
 
 @pytest.fixture
