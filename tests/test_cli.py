@@ -203,6 +203,7 @@ def test_datasets_and_presets_listings(capsys):
         "cpu",
         "smoke",
     ]
+    assert "on mnist, fashion-mnist, cifar10: phase 1: 2 epochs; phase 2: 62 steps" in out
 
 
 LONG_RUN = [

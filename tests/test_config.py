@@ -94,6 +94,41 @@ def test_presets_are_valid_and_distinct():
         preset_config("fast")
 
 
+def test_the_cpu_preset_has_an_hour_recipe_for_full_datasets(tmp_path):
+    """On MNIST, Fashion-MNIST and CIFAR-10 the cpu preset is sized in steps and ends in DM
+    refinement; on the embedded sample and any other dataset it stays as it was."""
+    from gdd_studio.cli.parser import make_parser
+    from gdd_studio.cli.runs import build_config
+    from gdd_studio.config import FULL_DATASETS
+
+    sample = preset_config("cpu")
+    assert preset_config("cpu", "mnist-sample") == sample
+    assert preset_config("cpu", "folder:/data/x") == sample
+    assert sample.refine.method == "none" and sample.gan.epochs == 60
+    for name in FULL_DATASETS:
+        cfg = preset_config("cpu", name)
+        cfg.dataset = name
+        resolve_defaults(cfg)
+        validate(cfg)
+        assert cfg.refine.method == "dm" and cfg.refine.real_per_class == 32
+        assert cfg.refine.later_iterations < cfg.refine.iterations
+        assert cfg.gan.epochs == 2 and cfg.distill.steps_per_epoch == 62
+        assert cfg.sampling.observer_epochs == 1
+        assert cfg.model == sample.model and cfg.evaluation == sample.evaluation
+    for name in ("paper", "smoke"):  # only the cpu preset has a second recipe
+        assert preset_config(name, "cifar10") == preset_config(name)
+    # The command line picks the recipe from --dataset, or from a config file's dataset;
+    # flags and --set still win over it.
+    parse = make_parser().parse_args
+    cfg = build_config(parse(["run", "--dataset", "cifar10", "--set", "refine.iterations=7"]))
+    assert cfg.refine.method == "dm" and cfg.refine.iterations == 7
+    path = tmp_path / "c.json"
+    path.write_text('{"dataset": "fashion-mnist", "ipc": 1}')
+    cfg = build_config(parse(["run", "--config", str(path)]))
+    assert cfg.dataset == "fashion-mnist" and cfg.refine.method == "dm" and cfg.ipc == 1
+    assert build_config(parse(["run"])).refine.method == "none"
+
+
 def test_set_value_parses_command_line_strings():
     cfg = RunConfig()
     set_value(cfg, "distill.tau", "4")

@@ -96,6 +96,34 @@ def test_a_set_made_later_is_refined_the_same_way(reference):
     assert gan_only.spec == stored.spec  # the GAN-only baseline on equal footing
 
 
+def test_a_set_at_another_ipc_gets_the_later_iterations(tiny_dataset, tmp_path):
+    """later_iterations bounds how long a set made after the run takes: the run's own IPC
+    (its set, its GAN-only baseline) keeps the run's count, another IPC gets the later one,
+    and the set, its log and its evaluation row say which."""
+    from gdd_studio.engine.refine import refine_at
+    from gdd_studio.evaluation.rows import refine_label
+
+    cfg = refined_config(tiny_dataset)
+    cfg.refine.later_iterations = 2
+    run = Run.create(cfg, tmp_path / "later")
+    assert run.execute() == "finished"
+    assert read_stored_set(run.distilled_path(2)).spec["refine"]["iterations"] == ITERATIONS
+    assert synthetic_set(run.dir, 2, "gan-only", "cpu").spec["refine"]["iterations"] == ITERATIONS
+    lines = []
+    other = synthetic_set(run.dir, 1, "distilled", "cpu", log=lines.append)
+    assert other.spec["refine"]["iterations"] == 2
+    assert "refining the distilled IPC-1 set: 2 DM iterations" in lines
+    assert any(line.startswith("refining the distilled IPC-1 set: 2 / 2,") and "ETA" in line
+               for line in lines)  # fmt: skip
+    assert refine_label(refine_at(cfg.refine, 1, cfg.ipc)) == "DM x 2"
+    assert refine_label(refine_at(cfg.refine, 2, cfg.ipc)) == f"DM x {ITERATIONS}"
+    # Not set: every IPC gets the run's count; no refinement: nothing to change.
+    cfg.refine.later_iterations = None
+    assert refine_at(cfg.refine, 1, 2) is cfg.refine
+    cfg.refine.method, cfg.refine.later_iterations = "none", 2
+    assert refine_at(cfg.refine, 1, 2).iterations == ITERATIONS
+
+
 def test_refine_off_is_the_paper_pipeline_and_old_checkpoints_load(tiny_dataset, tmp_path):
     cfg = tiny_config(tiny_dataset, sampling__selection="random")
     run = Run.create(cfg, tmp_path / "plain")
@@ -118,6 +146,10 @@ def test_bad_refine_settings_are_one_message(tiny_dataset):
     cfg = refined_config(tiny_dataset)
     cfg.refine.iterations = 0
     with pytest.raises(ConfigError, match="refine.iterations must be at least 1"):
+        validate(cfg)
+    cfg = refined_config(tiny_dataset)
+    cfg.refine.later_iterations = 0
+    with pytest.raises(ConfigError, match="refine.later_iterations must be at least 1"):
         validate(cfg)
 
 
@@ -153,5 +185,42 @@ def test_window_sets_the_refinement(qtbot):
     combo = panel.findChild(QComboBox, "refineCombo")
     combo.setCurrentIndex(combo.findData("dm"))
     panel.findChild(QSpinBox, "refineIterationsSpin").setValue(250)
+    later = panel.findChild(QSpinBox, "refineLaterSpin")
+    assert later.value() == 0 and later.specialValueText() == "as the run's"
     cfg = panel.config()
     assert (cfg.refine.method, cfg.refine.iterations) == ("dm", 250)
+    assert cfg.refine.later_iterations is None
+    later.setValue(40)
+    assert panel.config().refine.later_iterations == 40
+
+
+def test_window_shows_the_cpu_recipe_of_a_full_dataset(qtbot):
+    """Choosing CIFAR-10 under the cpu preset shows its hour recipe (refinement on), as
+    choosing the preset again would; back on the sample, the sample's recipe returns.
+    The dataset, IPC and tau chosen stay."""
+    from PySide6.QtWidgets import QComboBox, QSpinBox
+
+    from gdd_studio.ui.setup_panel import SetupPanel
+
+    panel = SetupPanel()
+    qtbot.addWidget(panel)
+    panel.ipc.setValue(7)
+    tau_before = panel.config().distill.tau
+    assert panel.config().refine.method == "none"
+    panel.select_dataset("cifar10")
+    cfg = panel.config()
+    assert cfg.dataset == "cifar10" and cfg.refine.method == "dm"
+    assert (cfg.gan.epochs, cfg.refine.later_iterations) == (2, 1000)
+    assert panel.findChild(QComboBox, "refineCombo").currentData() == "dm"
+    assert panel.findChild(QSpinBox, "refineLaterSpin").value() == 1000
+    assert (cfg.ipc, cfg.distill.tau) == (7, tau_before)
+    note = panel.note.text()
+    assert note.startswith("Preset cpu on CIFAR-10") and "about an hour on 2 cores" in note
+    assert "5000 DM iterations" in note
+    panel.findChild(QSpinBox, "refineIterationsSpin").setValue(300)
+    panel.select_dataset("fashion-mnist")  # the same recipe: the user's edit stays
+    assert panel.config().refine.iterations == 300
+    panel.select_dataset("mnist-sample")
+    cfg = panel.config()
+    assert cfg.dataset == "mnist-sample" and cfg.refine.method == "none" and cfg.gan.epochs == 60
+    assert panel.note.text().startswith("Preset cpu: narrow models")

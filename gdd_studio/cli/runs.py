@@ -11,7 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..config import PRESETS, RunConfig, merge_dict, not_text_message, preset_config, set_value
+from ..config import (
+    FULL_DATASETS,
+    PRESETS,
+    RunConfig,
+    merge_dict,
+    not_text_message,
+    preset_config,
+    set_value,
+)
 from ..errors import GddError
 from .console import EXIT_OK, EXIT_STOPPED, ConsoleReporter
 
@@ -31,7 +39,8 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         if not isinstance(file_data, dict):
             raise GddError(f"config file {args.config} must hold a JSON object")
     preset = args.preset or (file_data or {}).get("preset") or "cpu"
-    cfg = preset_config(preset)
+    dataset = args.dataset or (file_data or {}).get("dataset")
+    cfg = preset_config(preset, dataset if isinstance(dataset, str) else None)
     if file_data:
         merge_dict(cfg, file_data)
         cfg.preset = preset if args.preset else cfg.preset
@@ -142,4 +151,12 @@ def cmd_presets(args: argparse.Namespace) -> int:
             f"{c.distill.batch_size}, pool {'+'.join(c.distill.pool)} x{c.distill.pool_batches}"
             f" batches; eval {c.evaluation.epochs} epochs x{c.evaluation.repeats}"
         )
+        full = preset_config(name, FULL_DATASETS[-1])
+        if full != c:
+            print(
+                f"       on {', '.join(FULL_DATASETS)}: phase 1: {full.gan.epochs} epochs; "
+                f"phase 2: {full.distill.steps_per_epoch} steps; then {full.refine.iterations} "
+                f"DM iterations ({full.refine.later_iterations} for a set made later at "
+                "another IPC)"
+            )
     return EXIT_OK

@@ -12,7 +12,7 @@ everything is importable from ``gdd_studio.config`` as before.
 
 from .convert import merge_dict, set_value
 from .devices import available_devices, check_device_name, resolve_device
-from .presets import PRESETS, preset_config
+from .presets import FULL_DATASETS, PRESETS, preset_config
 from .sections import (
     CLASSIFIERS,
     COMPILE_MODES,
@@ -63,8 +63,9 @@ from .versions import (
 
 __all__ = [
     "ARCH_RENAMES_V1", "CLASSIFIERS", "COMPILE_MODES", "CONFIG_VERSION", "DISCRIMINATOR_MODES",
-    "EVAL_ARCHS", "EVAL_PROTOCOLS", "EVAL_REPORT", "GAN_SELECT", "LAMBDA_DEFAULTS",
-    "LEGACY_RUNTIME", "LOSSES", "POOL_BN_MODES", "POOL_MODES", "PRECISIONS", "PRESETS",
+    "EVAL_ARCHS", "EVAL_PROTOCOLS", "EVAL_REPORT", "FULL_DATASETS", "GAN_SELECT",
+    "LAMBDA_DEFAULTS", "LEGACY_RUNTIME", "LOSSES", "POOL_BN_MODES", "POOL_MODES", "PRECISIONS",
+    "PRESETS",
     "REFINE_METHODS", "SELECTIONS", "TAU_MODES",
     "DistillConfig", "EvalConfig", "GanConfig", "ModelConfig", "MonitorConfig", "RefineConfig",
     "RunConfig", "RuntimeConfig", "SamplingConfig",

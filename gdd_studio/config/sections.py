@@ -147,6 +147,9 @@ class RefineConfig:
     momentum: float = 0.5
     real_per_class: int = 128  # real images embedded per class and iteration
     width: int = 128  # the embedder ConvNet-3's width (the literature's)
+    # DM iterations for a set made after the run at another IPC (evaluate --ipc, export);
+    # None: as many as the run's. Bounds how long such a set takes to make.
+    later_iterations: int | None = None
 
 
 @dataclass

@@ -122,6 +122,8 @@ def validate_refine(r: RefineConfig) -> None:
         ("refine.real_per_class", r.real_per_class),
         ("refine.width", r.width),
     )
+    if r.later_iterations is not None:
+        _at_least_one(("refine.later_iterations", r.later_iterations))
     if not r.lr > 0:
         raise ConfigError(f"refine.lr must be greater than 0, got {r.lr}")
     if not 0 <= r.momentum < 1:

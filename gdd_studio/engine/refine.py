@@ -15,6 +15,7 @@ equal footing), run to its end in one call.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,14 @@ from ..models.nets import build_classifier
 from ..models.runtime import Runtime, forward_flops, resolve, work_tflop
 from .sampling import SEED_REFINE
 from .selection import selection_spec
+
+
+def refine_at(r: RefineConfig, ipc: int, run_ipc: int) -> RefineConfig:
+    """The refinement a set at ``ipc`` gets: the run's, with ``later_iterations`` in place
+    of ``iterations`` for a set at another IPC than the run's (when it is set)."""
+    if ipc == run_ipc or r.later_iterations is None or r.method == "none":
+        return r
+    return replace(r, iterations=r.later_iterations)
 
 
 def refine_spec(r: RefineConfig) -> dict[str, Any] | None:

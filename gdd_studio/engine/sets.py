@@ -7,6 +7,7 @@ run's own IPC gives exactly the stored ``distilled/ipc<N>.npz``) and kept for ne
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,8 @@ from ..rundir.artifacts import (
     synthetic_set_path,
     write_stored_set,
 )
-from .refine import Refiner, refine_runtime, set_spec
+from .events import fmt_duration
+from .refine import Refiner, refine_at, refine_runtime, set_spec
 from .sampling import SEED_OBSERVER, SEED_SAMPLE
 from .selection import Selection, load_or_train_observer, real_class_means, select_set
 
@@ -104,7 +106,8 @@ def synthetic_set(
     run = open_run(run_dir)
     cfg = run.config
     sampling = sampling or cfg.sampling
-    spec = set_spec(sampling, cfg.refine)
+    refine = refine_at(cfg.refine, ipc, cfg.ipc)
+    spec = set_spec(sampling, refine)
     path = synthetic_set_path(run, ipc, source, sampling.selection)
     if path.is_file():
         stored = read_stored_set(path)
@@ -125,16 +128,22 @@ def synthetic_set(
             data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=False)
         data = data.to(device)
         refiner = Refiner(
-            chosen.images, chosen.labels, data, cfg.refine, cfg.seed,
+            chosen.images, chosen.labels, data, refine, cfg.seed,
             refine_runtime(
-                cfg.refine, cfg.runtime, device, (data.channels, data.image_size,
+                refine, cfg.runtime, device, (data.channels, data.image_size,
                 data.image_size), data.num_classes, ipc,
             ),
         )  # fmt: skip
-        log(f"refining the {source} IPC-{ipc} set: {cfg.refine.iterations} DM iterations")
-        if not refiner.run(
-            should_stop, lambda i, n: log(f"refining the {source} IPC-{ipc} set: {i} / {n}")
-        ):
+        what = f"refining the {source} IPC-{ipc} set"
+        log(f"{what}: {refine.iterations} DM iterations")
+        started = time.perf_counter()
+
+        def progress(i: int, n: int) -> None:
+            spent = time.perf_counter() - started
+            log(f"{what}: {i} / {n}, {fmt_duration(spent)} spent, "
+                f"ETA {fmt_duration(spent / i * (n - i))}")  # fmt: skip
+
+        if not refiner.run(should_stop, progress):
             raise GddError("stopped while refining the set")
         images = refiner.images()
     extra = selection_extra(sampling, chosen)

@@ -47,6 +47,7 @@ from ..engine.events import (
     LogMessage,
     RunControl,
 )
+from ..engine.refine import refine_at
 from ..engine.sets import synthetic_set
 from ..errors import ConfigError, GddError, user_message
 from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
@@ -64,7 +65,7 @@ from ..rundir.artifacts import (
     synthetic_set_path,
 )
 from ..rundir.folder import RunFolder, clear_stale_temporaries, keep_aside, require_inside
-from .dm_real import DM_REAL, budget_minutes, dm_real_set
+from .dm_real import DM_REAL, DmSettings, budget_minutes, dm_real_set
 from .eta import EvalEta
 from .inputs import _to_float, on_the_fly, random_real_indices
 from .jobs import NetworkJob, execute_distributed, pick_device, train_network_job
@@ -414,7 +415,7 @@ class Evaluation:
             self.dir, data, ipc, self.dm_minutes,
             random_real_indices(data.y_train, ipc, data.num_classes, subset_seed), strategy,
             seed=s.seed, subset_seed=subset_seed, runtime=self.dm_runtime(),
-            on_progress=self._sink,
+            dm=DmSettings.from_refine(self.run_cfg.refine), on_progress=self._sink,
             should_stop=lambda: self._control.stop_requested, log=self._log,
         )  # fmt: skip
         if made is None:
@@ -498,7 +499,7 @@ class Evaluation:
             "epochs": epochs,
             "selection": self.sampling.selection if source in SOURCES_WITH_GENERATOR else None,
             # A generator-made set is refined as the run says (engine/refine.py).
-            "refine": refine_label(self.run_cfg.refine)
+            "refine": refine_label(refine_at(self.run_cfg.refine, ipc, self.run_cfg.ipc))
             if source in SOURCES_WITH_GENERATOR
             else None,
             "protocol": s.protocol if source in ("distilled", "gan-only") else "fixed",

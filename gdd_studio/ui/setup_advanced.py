@@ -182,6 +182,18 @@ class AdvancedSettings:
                 "DM iterations",
                 spin(1, 10**7, "refineIterationsSpin", "refinement steps (DM only)"),
             ),
+            (
+                "refine.later_iterations",
+                "DM iterations, other IPC",
+                spin(
+                    0,
+                    10**7,
+                    "refineLaterSpin",
+                    "DM iterations for a set made after the run at another IPC (evaluating "
+                    "or exporting it); fewer keep its making short",
+                    none_text="as the run's",
+                ),
+            ),
             ("refine.lr", "DM lr", SciSpinBox(1e-6, 1e4)),
             (
                 "refine.real_per_class",

@@ -57,6 +57,20 @@ from .setup_widgets import (
 CUSTOM = "__custom__"  # item data prefix of the "Image folder..." / "NPZ file..." entries
 
 
+def preset_note(preset: str, dataset: str) -> str:
+    """What the preset does on this dataset, in a line."""
+    from ..data.registry import TITLES
+
+    full = preset_config(preset, dataset) if preset in PRESETS else None
+    if full is None or full == preset_config(preset):
+        return f"Preset {preset}: {PRESETS.get(preset, '')}"
+    return (
+        f"Preset {preset} on {TITLES.get(dataset, dataset)}, about an hour on 2 cores: "
+        f"{full.gan.epochs} GAN epochs, {full.distill.steps_per_epoch} SKD steps, then "
+        f"{full.refine.iterations} DM iterations on the chosen set"
+    )
+
+
 class SetupPanel(AdvancedSettings, QWidget):
     """Dataset, budget, method and training settings; ``config()`` reads them all."""
 
@@ -342,14 +356,20 @@ class SetupPanel(AdvancedSettings, QWidget):
             self.lam.setValue(LAMBDA_DEFAULTS[dataset_family(spec)])  # per-dataset default
         except Exception:  # noqa: BLE001 - a bad spec is reported when the run starts
             pass
+        before = self._base.dataset
         self._base.dataset = spec
+        preset = self.preset.currentData()
+        if preset in PRESETS and preset_config(preset, before) != preset_config(preset, spec):
+            # The preset has another recipe for this dataset (the cpu preset on a full
+            # dataset): show it, as choosing the preset again would.
+            self._preset_changed(self.preset.currentIndex())
 
     # ---- presets and configs ----
     def _preset_changed(self, _index: int) -> None:
         if self._filling:
             return
         keep = self.config()
-        cfg = preset_config(self.preset.currentData())
+        cfg = preset_config(self.preset.currentData(), keep.dataset)
         cfg.dataset, cfg.ipc, cfg.device, cfg.seed = keep.dataset, keep.ipc, keep.device, keep.seed
         cfg.data_dir, cfg.download = keep.data_dir, keep.download
         cfg.distill.tau, cfg.distill.lam = keep.distill.tau, keep.distill.lam
@@ -375,7 +395,7 @@ class SetupPanel(AdvancedSettings, QWidget):
             self.refresh_datasets()  # availability in the config's data folder
         finally:
             self._filling = False
-        self.note.setText(f"Preset {cfg.preset}: {PRESETS.get(cfg.preset, '')}")
+        self.note.setText(preset_note(cfg.preset, cfg.dataset))
 
     def config(self) -> RunConfig:
         """The config the widgets describe (over the base, for settings without a widget)."""
