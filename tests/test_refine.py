@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gdd_studio.config import RunConfig, validate
+from gdd_studio.config import RefineConfig, RunConfig, validate
 from gdd_studio.engine.events import GridImage, PhaseStarted, Progress, RunControl
 from gdd_studio.engine.run import Run, load_checkpoint, read_run_info
 from gdd_studio.engine.sets import synthetic_set
@@ -117,6 +117,12 @@ def test_a_set_at_another_ipc_gets_the_later_iterations(tiny_dataset, tmp_path):
                for line in lines)  # fmt: skip
     assert refine_label(refine_at(cfg.refine, 1, cfg.ipc)) == "DM x 2"
     assert refine_label(refine_at(cfg.refine, 2, cfg.ipc)) == f"DM x {ITERATIONS}"
+    # A larger IPC gets proportionally fewer, so its making takes about as long: with 32
+    # real images per class, 1,000 at the run's IPC 10 cost as much as 341 at IPC 50.
+    big = RefineConfig(method="dm", iterations=5000, later_iterations=1000, real_per_class=32)
+    assert refine_at(big, 1, 10).iterations == 1000
+    assert refine_at(big, 50, 10).iterations == round(1000 * 62 / 182) == 341
+    assert refine_at(big, 10, 10).iterations == 5000
     # Not set: every IPC gets the run's count; no refinement: nothing to change.
     cfg.refine.later_iterations = None
     assert refine_at(cfg.refine, 1, 2) is cfg.refine

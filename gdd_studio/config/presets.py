@@ -21,7 +21,7 @@ from .sections import (
 # steps for them (an epoch is 700 to 950 steps), not by epochs as for the embedded sample.
 FULL_DATASETS = ("mnist", "fashion-mnist", "cifar10")
 FULL_REFINE_ITERATIONS = 5000  # about 36 min on this project's 2-core VM at IPC 10
-FULL_LATER_ITERATIONS = 1000  # a set at another IPC: 6 to 15 min
+FULL_LATER_ITERATIONS = 1000  # a set at another IPC: about 4 min at IPC 1, 7 at IPC 50
 FULL_REAL_PER_CLASS = 32  # DM's real images per class and iteration (the literature: 256)
 
 PRESETS: dict[str, str] = {

@@ -148,7 +148,8 @@ class RefineConfig:
     real_per_class: int = 128  # real images embedded per class and iteration
     width: int = 128  # the embedder ConvNet-3's width (the literature's)
     # DM iterations for a set made after the run at another IPC (evaluate --ipc, export);
-    # None: as many as the run's. Bounds how long such a set takes to make.
+    # None: as many as the run's. Bounds how long such a set takes to make: a larger IPC
+    # than the run's gets proportionally fewer (engine/refine.refine_at).
     later_iterations: int | None = None
 
 

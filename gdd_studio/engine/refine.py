@@ -33,10 +33,22 @@ from .selection import selection_spec
 
 def refine_at(r: RefineConfig, ipc: int, run_ipc: int) -> RefineConfig:
     """The refinement a set at ``ipc`` gets: the run's, with ``later_iterations`` in place
-    of ``iterations`` for a set at another IPC than the run's (when it is set)."""
+    of ``iterations`` for a set at another IPC than the run's (when it is set).
+
+    A set larger than the run's gets proportionally fewer, so that making it takes about
+    as long as ``later_iterations`` would at the run's IPC: an iteration embeds
+    ``real_per_class`` real images per class forward and the class's ``ipc`` images
+    forward and backward (3 passes), and its time follows ``real_per_class + 3 * ipc``
+    closely (measured on CIFAR-10 with 32 real images: 0.24, 0.44 and 1.30 s at IPC 1, 10
+    and 50, 6.8 to 7.1 ms a unit).
+    """
     if ipc == run_ipc or r.later_iterations is None or r.method == "none":
         return r
-    return replace(r, iterations=r.later_iterations)
+    iterations = r.later_iterations
+    if ipc > run_ipc:
+        cost = lambda n: r.real_per_class + 3 * n  # noqa: E731
+        iterations = max(1, round(iterations * cost(run_ipc) / cost(ipc)))
+    return replace(r, iterations=iterations)
 
 
 def refine_spec(r: RefineConfig) -> dict[str, Any] | None:

@@ -190,7 +190,8 @@ class AdvancedSettings:
                     10**7,
                     "refineLaterSpin",
                     "DM iterations for a set made after the run at another IPC (evaluating "
-                    "or exporting it); fewer keep its making short",
+                    "or exporting it), proportionally fewer at a larger IPC; fewer keep its "
+                    "making short",
                     none_text="as the run's",
                 ),
             ),
