@@ -6,7 +6,6 @@ Tiny budgets on the CPU. The Ray tests share one local Ray session (starting Ray
 seconds); they need the ``cluster`` extra, which CI installs.
 """
 
-import contextlib
 import csv
 import json
 import os
@@ -31,7 +30,7 @@ from gdd_studio.rundir.sweeps import read_sweep
 from gdd_studio.sweep import executors
 from gdd_studio.sweep.executors import LocalExecutor, ProcessExecutor, worker_slots
 from gdd_studio.sweep.sweep import Sweep, member_settings, parse_axis
-from tests.helpers import tiny_config, write_tiny_npz
+from tests.helpers import tiny_config, torch_threads, write_tiny_npz
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,21 +59,10 @@ def data_file(tmp_path_factory):
     return write_tiny_npz(tmp_path_factory.mktemp("sweepdata") / "tiny.npz")
 
 
-@contextlib.contextmanager
-def torch_threads(n: int):
-    """This process at ``n`` torch threads for a while.
-
-    Generators are bit-identical only at equal thread counts (threads add numbers up in
-    another order). Each distributed worker here gets 1 thread (2 workers on 2 threads,
-    Ray tasks of 1 CPU), so the in-process references run at 1 thread too, and the
-    executors are made from 2 threads, on any machine.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+# Generators are bit-identical only at equal thread counts (threads add numbers up in
+# another order). Each distributed worker here gets 1 thread (2 workers on 2 threads, Ray
+# tasks of 1 CPU), so the in-process references run at 1 thread too (torch_threads), and
+# the executors are made from 2 threads, on any machine.
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from .. import storage
+from ..config import RefineConfig
 from ..data import ImageDataset
 from ..errors import ConfigError
 from ..models.augment import DSA
@@ -37,8 +38,6 @@ from ..models.runtime import FP32_EAGER, Runtime
 from ..rundir.folder import RunFolder, read_run_info
 
 DM_REAL = "dm-real"
-REAL_PER_CLASS = 128  # real images embedded per class and iteration
-EMBED_WIDTH = 128  # ConvNet-3's literature width
 PROGRESS_EVERY_S = 0.5
 
 
@@ -93,15 +92,17 @@ def dm_set_path(run_dir: str | Path, ipc: int, seed: int, minutes: float) -> Pat
 class DmSettings:
     """DM's own settings for the baseline. A run that refines with DM gives its own
     (``from_refine``), so that the baseline differs from the run's last phase only in where
-    it starts (real images) and in having the whole time: the generator's worth, measured."""
+    it starts (real images) and in having the whole time: the generator's worth, measured.
+    Otherwise the refinement's defaults (DM's: 128 real images per class, width 128, SGD
+    lr 1, momentum 0.5), taken from ``RefineConfig`` so the two cannot drift apart."""
 
-    real_per_class: int = REAL_PER_CLASS
-    width: int = EMBED_WIDTH
-    lr: float = 1.0
-    momentum: float = 0.5
+    real_per_class: int = RefineConfig.real_per_class
+    width: int = RefineConfig.width
+    lr: float = RefineConfig.lr
+    momentum: float = RefineConfig.momentum
 
     @classmethod
-    def from_refine(cls, refine: Any) -> DmSettings:
+    def from_refine(cls, refine: RefineConfig) -> DmSettings:
         if refine.method != "dm":
             return cls()
         return cls(refine.real_per_class, refine.width, refine.lr, refine.momentum)
