@@ -203,7 +203,8 @@ def test_datasets_and_presets_listings(capsys):
         "cpu",
         "smoke",
     ]
-    assert "on mnist, fashion-mnist, cifar10: phase 1: 2 epochs; phase 2: 62 steps" in out
+    assert "on mnist, fashion-mnist, cifar10: phase 1: 1 epoch; phase 2: 62 steps" in out
+    assert "herding among draws and real images; then 5000 DM iterations" in out
 
 
 LONG_RUN = [

@@ -112,8 +112,8 @@ def test_the_cpu_preset_has_an_hour_recipe_for_full_datasets(tmp_path):
         validate(cfg)
         assert cfg.refine.method == "dm" and cfg.refine.real_per_class == 32
         assert cfg.refine.later_iterations < cfg.refine.iterations
-        assert cfg.gan.epochs == 2 and cfg.distill.steps_per_epoch == 62
-        assert cfg.sampling.observer_epochs == 1
+        assert cfg.gan.epochs == 1 and cfg.distill.steps_per_epoch == 62
+        assert cfg.sampling.observer_epochs == 1 and cfg.sampling.choose_from == "mixed"
         assert cfg.model == sample.model and cfg.evaluation == sample.evaluation
     for name in ("paper", "smoke"):  # only the cpu preset has a second recipe
         assert preset_config(name, "cifar10") == preset_config(name)

@@ -89,6 +89,36 @@ def test_stop_in_the_refinement_resumes_to_the_uninterrupted_set(
     assert [int(r["step"]) for r in rows] == list(range(1, GAN_STEPS + ITERATIONS + 1))
 
 
+def test_a_run_chooses_among_draws_and_real_images_then_refines_and_resumes(
+    tiny_dataset, tmp_path
+):
+    def mixed():
+        cfg = refined_config(tiny_dataset)
+        cfg.sampling.choose_from = "mixed"
+        return cfg
+
+    whole = Run.create(mixed(), tmp_path / "whole")
+    assert whole.execute() == "finished"
+    stored = read_stored_set(whole.distilled_path(2))
+    assert stored.spec["choose_from"] == "mixed" and stored.origin is not None
+    assert len(stored.origin) == len(stored.candidates) and len(stored.kept) == 6
+    log = (whole.dir / "log.txt").read_text()
+    assert "herding among draws and real images" in log and "real training images" in log
+    # Stopped in the refinement and resumed: the same set, the same record of its origin.
+    control = RunControl()
+
+    def on_event(e):
+        if isinstance(e, Progress) and e.step == GAN_STEPS + 2:
+            control.stop()
+
+    run = Run.create(mixed(), tmp_path / "stopped")
+    assert run.execute(on_event, control) == "stopped"
+    assert Run.open(run.dir).execute() == "finished"
+    again = read_stored_set(run.distilled_path(2))
+    assert np.array_equal(again.images, stored.images)
+    assert np.array_equal(again.origin, stored.origin)
+
+
 def test_a_set_made_later_is_refined_the_same_way(reference):
     stored = synthetic_set(reference.dir, 1, "distilled", "cpu")
     assert stored.new and stored.spec["refine"]["iterations"] == ITERATIONS
@@ -216,12 +246,14 @@ def test_window_shows_the_cpu_recipe_of_a_full_dataset(qtbot):
     panel.select_dataset("cifar10")
     cfg = panel.config()
     assert cfg.dataset == "cifar10" and cfg.refine.method == "dm"
-    assert (cfg.gan.epochs, cfg.refine.later_iterations) == (2, 1000)
+    assert (cfg.gan.epochs, cfg.refine.later_iterations) == (1, 1000)
     assert panel.findChild(QComboBox, "refineCombo").currentData() == "dm"
+    assert panel.findChild(QComboBox, "chooseFromCombo").currentData() == "mixed"
     assert panel.findChild(QSpinBox, "refineLaterSpin").value() == 1000
     assert (cfg.ipc, cfg.distill.tau) == (7, tau_before)
     note = panel.note.text()
-    assert note.startswith("Preset cpu on CIFAR-10") and "about an hour on 2 cores" in note
+    assert note.startswith("Preset cpu on CIFAR-10") and "under an hour on 2 cores" in note
+    assert "herding among the draws and the real images" in note and "1 GAN epoch," in note
     assert "5000 DM iterations" in note
     panel.findChild(QSpinBox, "refineIterationsSpin").setValue(300)
     panel.select_dataset("fashion-mnist")  # the same recipe: the user's edit stays
@@ -229,4 +261,5 @@ def test_window_shows_the_cpu_recipe_of_a_full_dataset(qtbot):
     panel.select_dataset("mnist-sample")
     cfg = panel.config()
     assert cfg.dataset == "mnist-sample" and cfg.refine.method == "none" and cfg.gan.epochs == 60
+    assert cfg.sampling.choose_from == "generator"
     assert panel.note.text().startswith("Preset cpu: narrow models")

@@ -196,3 +196,70 @@ def test_legends_name_a_rule_other_than_the_default():
     # Rows saved before selections were recorded were the first draws.
     assert source_title({"source": "distilled"}).endswith("random selection")
     assert source_title({"source": "random-real", "selection": None}) == "random real subset"
+
+
+def test_herding_can_choose_among_the_real_training_images(tiny_run):
+    from gdd_studio.data import load_dataset
+
+    cfg = run_config(tiny_run)
+    data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=False)
+
+    def chosen_from(pool: str) -> SamplingConfig:
+        return SamplingConfig(**{**cfg.sampling.__dict__, "choose_from": pool})
+
+    real = synthetic_set(tiny_run, 2, "distilled", sampling=chosen_from("real"))
+    assert real.new and real.spec["choose_from"] == "real"
+    assert (tiny_run / "distilled" / "ipc2-herding-real.npz").is_file()
+    # Every kept image is a real training image of its class, named by its index there.
+    assert real.origin is not None and (real.origin[real.kept] >= 0).all()
+    x = data.x_train.permute(0, 2, 3, 1).numpy()
+    for image, label, index in zip(real.images, real.labels, real.origin[real.kept], strict=True):
+        assert np.array_equal(image, x[index]) and int(data.y_train[index]) == label
+    assert real.labels.tolist() == [0, 0, 1, 1, 2, 2]
+    assert len(set(real.origin[real.kept].tolist())) == 6
+    # Only the kept real images are stored as candidates, not the whole training split.
+    assert len(real.candidates) == 6 and real.confidence.shape == (6,)
+    # Mixed: the draws and the real images compete; every draw is stored as a candidate.
+    mixed = synthetic_set(tiny_run, 2, "distilled", sampling=chosen_from("mixed"))
+    per_class = max(2 * cfg.sampling.candidates, 50)
+    draws = int((mixed.origin < 0).sum())
+    assert draws == 3 * per_class
+    assert len(mixed.candidates) == draws + int((mixed.origin[mixed.kept] >= 0).sum())
+    assert np.array_equal(mixed.candidates[mixed.kept], mixed.images)
+    assert np.array_equal(mixed.candidate_labels[mixed.kept], mixed.labels)
+    # Read back as it was stored, and the run's own set is untouched.
+    again = synthetic_set(tiny_run, 2, "distilled", sampling=chosen_from("mixed"))
+    assert not again.new and np.array_equal(again.origin, mixed.origin)
+    assert "choose_from" not in read_stored_set(tiny_run / "distilled" / "ipc2.npz").spec
+
+
+def test_choosing_among_real_images_is_herding_s_and_named_in_one_line(tmp_path):
+    from gdd_studio.config import validate
+
+    cfg = tiny_config("npz:unused.npz")
+    cfg.sampling.choose_from = "real"
+    cfg.sampling.selection = "random"
+    validate(cfg)  # the first draws are the generator's whatever the pool says
+    assert selection_spec(cfg.sampling) == {"selection": "random"}
+    cfg.sampling.choose_from = "everything"
+    with pytest.raises(ConfigError, match="sampling.choose_from"):
+        validate(cfg)
+
+
+def test_window_sets_what_herding_chooses_from(qtbot):
+    from PySide6.QtWidgets import QComboBox
+
+    from gdd_studio.ui.setup_panel import SetupPanel
+
+    panel = SetupPanel()
+    qtbot.addWidget(panel)
+    pool = panel.findChild(QComboBox, "chooseFromCombo")
+    assert pool.isEnabled() and panel.config().sampling.choose_from == "generator"
+    pool.setCurrentIndex(pool.findData("real"))
+    assert panel.config().sampling.choose_from == "real"
+    # The first draws are always the generator's: the choice greys out and goes back.
+    rule = panel.findChild(QComboBox, "selectionCombo")
+    rule.setCurrentIndex(rule.findData("random"))
+    assert not pool.isEnabled() and panel.config().sampling.choose_from == "generator"
+    rule.setCurrentIndex(rule.findData("herding"))
+    assert pool.isEnabled()

@@ -78,14 +78,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _sampling_override(args: argparse.Namespace, run_sampling: SamplingConfig):
-    """The run's phase-3 settings with --selection/--candidates applied, or None."""
-    if args.selection is None and args.candidates is None:
+    """The run's phase-3 settings with --selection/--candidates/--choose-from applied, or
+    None."""
+    if args.selection is None and args.candidates is None and args.choose_from is None:
         return None
     sampling = copy.deepcopy(run_sampling)
     if args.selection is not None:
         sampling.selection = args.selection
     if args.candidates is not None:
         sampling.candidates = args.candidates
+    if args.choose_from is not None:
+        sampling.choose_from = args.choose_from
     return sampling
 
 

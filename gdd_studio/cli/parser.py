@@ -18,7 +18,7 @@ from .sweeps import _BASE_ACTIONS, cmd_sweep
 
 
 def _selection_flags(parser: argparse.ArgumentParser) -> None:
-    from ..config import SELECTIONS
+    from ..config import CHOOSE_FROM, SELECTIONS
 
     parser.add_argument(
         "--selection", choices=list(SELECTIONS),
@@ -27,6 +27,11 @@ def _selection_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--candidates", type=int, help="herding: draws per kept image (default: the run's)"
     )
+    parser.add_argument(
+        "--choose-from", choices=list(CHOOSE_FROM),
+        help="herding: choose among the generator's draws, the real training images, or "
+        "both (default: the run's sampling.choose_from)",
+    )  # fmt: skip
 
 
 def _runtime_flags(parser: argparse.ArgumentParser, default: str) -> None:

@@ -142,6 +142,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
+    from ..engine.selection import selection_words
+
     for name, text in PRESETS.items():
         c = preset_config(name)
         print(f"{name:<6} {text}")
@@ -153,10 +155,12 @@ def cmd_presets(args: argparse.Namespace) -> int:
         )
         full = preset_config(name, FULL_DATASETS[-1])
         if full != c:
+            epochs = f"{full.gan.epochs} epoch{'s' if full.gan.epochs != 1 else ''}"
             print(
-                f"       on {', '.join(FULL_DATASETS)}: phase 1: {full.gan.epochs} epochs; "
-                f"phase 2: {full.distill.steps_per_epoch} steps; then {full.refine.iterations} "
-                f"DM iterations ({full.refine.later_iterations} for a set made later at "
-                "another IPC)"
+                f"       on {', '.join(FULL_DATASETS)}: phase 1: {epochs}; "
+                f"phase 2: {full.distill.steps_per_epoch} steps; herding among "
+                f"{selection_words(full.sampling).removeprefix('herding among ')}; then "
+                f"{full.refine.iterations} DM iterations ({full.refine.later_iterations} for "
+                "a set made later at another IPC)"
             )
     return EXIT_OK

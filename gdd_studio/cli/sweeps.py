@@ -62,11 +62,10 @@ def _evaluate_overrides(text: str) -> dict[str, Any]:
     for key, value in out.items():
         setattr(probe, key, value)
     validate_evaluation(probe)
-    if ns.selection is not None or ns.candidates is not None:
-        out["sampling"] = {
-            k: v for k, v in (("selection", ns.selection), ("candidates", ns.candidates))
-            if v is not None
-        }  # fmt: skip
+    picked = (("selection", ns.selection), ("candidates", ns.candidates),
+              ("choose_from", ns.choose_from))  # fmt: skip
+    if any(v is not None for _, v in picked):
+        out["sampling"] = {k: v for k, v in picked if v is not None}
     if ns.device:
         out["device"] = ns.device
     return out

@@ -27,6 +27,8 @@ EVAL_PROTOCOLS = ("fixed", "on-the-fly")
 CLASSIFIERS = ("convnet3", "resnet10", "resnet18", "resnet18bn", "alexnet", "vgg11")
 EVAL_ARCHS = ("convnet3", "resnet18", "resnet18bn", "alexnet", "vgg11")
 SELECTIONS = ("herding", "random")
+# what herding chooses from: the generator's draws, the real training images, or both
+CHOOSE_FROM = ("generator", "real", "mixed")
 # runtime.precision and runtime.compile (models/runtime.py says what each does)
 PRECISIONS = ("auto", "fp32", "bf16")
 COMPILE_MODES = ("auto", "on", "off")
@@ -93,6 +95,11 @@ class SamplingConfig:
 
     selection: str = "herding"  # "random": the first IPC draws per class (the paper's)
     candidates: int = 10  # draws per kept image; a class chooses from max(IPC x this, 50)
+    # what herding chooses from: the generator's draws (the paper's source), every real
+    # training image of the class (a coreset), or both competing ("mixed": a draw is kept
+    # when it brings the kept images' mean closer than any real image does). Herding only:
+    # the first draws ("random") are always the generator's.
+    choose_from: str = "generator"
     observer_width: int = 64  # the ConvNet-3 whose features herding matches
     observer_epochs: int = 10  # its passes over the real training split
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..errors import ConfigError
 from .devices import check_device_name
 from .sections import (
+    CHOOSE_FROM,
     CLASSIFIERS,
     COMPILE_MODES,
     DISCRIMINATOR_MODES,
@@ -187,6 +188,7 @@ def validate_for_dataset(cfg: RunConfig, num_classes: int, per_class: list[int])
 def validate_sampling(s: SamplingConfig) -> None:
     """Check the phase-3 settings (also on their own, for a set made after the run)."""
     _choice("sampling.selection", s.selection, SELECTIONS)
+    _choice("sampling.choose_from", s.choose_from, CHOOSE_FROM)
     _at_least_one(
         ("sampling.candidates", s.candidates),
         ("sampling.observer_width", s.observer_width),

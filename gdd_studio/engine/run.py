@@ -55,6 +55,7 @@ from .refine import Refiner, set_spec
 from .run_records import RunRecords
 from .run_resume import CheckpointMissingError, RunResume
 from .sampling import SEED_GRID, grid_noise
+from .selection import selection_words
 from .sets import choose_set, selection_extra, synthetic_set
 from .trainer import Trainer
 
@@ -294,7 +295,7 @@ class Run(RunResume, RunRecords):
         if t.refine_start is None:
             self._log(
                 f"phase 3: {PHASE_NAMES[3]}, the IPC-{cfg.ipc} set chosen "
-                f"({cfg.sampling.selection}) and refined by {t.totals[3]} DM iterations"
+                f"({selection_words(cfg.sampling)}) and refined by {t.totals[3]} DM iterations"
             )
             self._save_generator(t)
             try:
@@ -391,7 +392,7 @@ class Run(RunResume, RunRecords):
                 self.distilled_path(cfg.ipc), t.refiner.images(), labels,
                 set_spec(cfg.sampling, cfg.refine), **extra,
             )  # fmt: skip
-            how = f"{cfg.sampling.selection} selection, {t.totals[3]} DM iterations"
+            how = f"{selection_words(cfg.sampling)} selection, {t.totals[3]} DM iterations"
         else:
             self._emit(PhaseStarted(3, PHASE_NAMES[3], 1, t.step))
             self._save_generator(t)

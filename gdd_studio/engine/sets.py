@@ -32,7 +32,7 @@ from ..rundir.artifacts import (
 from .events import fmt_duration
 from .refine import Refiner, refine_at, refine_runtime, set_spec
 from .sampling import SEED_OBSERVER, SEED_SAMPLE
-from .selection import Selection, load_or_train_observer, real_class_means, select_set
+from .selection import Selection, load_or_train_observer, real_pool, select_set
 
 
 def choose_set(
@@ -50,7 +50,7 @@ def choose_set(
     observer, kept under ``selection/``); also the dataset, loaded when herding needed it.
     Raises GddError("stopped") when ``should_stop`` interrupts the observer's training."""
     g = g.to(device)
-    observer = targets = norm = None
+    observer = targets = norm = real = None
     if sampling.selection != "random":
         if data is None:
             data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=False)
@@ -60,12 +60,19 @@ def choose_set(
         )  # fmt: skip
         if observer is None:
             raise GddError("stopped while training the selection observer")
-        targets = real_class_means(observer, data, device)
+        pool = real_pool(observer, data, device)
+        targets = pool.class_means(data.num_classes)
         norm = normalizer(data.mean, data.std, device)
+        if sampling.choose_from != "generator":
+            real = pool
     chosen = select_set(
         g, ipc, cfg.model.nz, cfg.seed * 1000 + SEED_SAMPLE, device, sampling, observer,
-        targets, norm,
+        targets, norm, real,
     )  # fmt: skip
+    if chosen.origin is not None:
+        drawn = int((chosen.origin[chosen.kept] < 0).sum())
+        log(f"herding kept {drawn} generator draws and {len(chosen.kept) - drawn} real "
+            f"training images (choosing from '{sampling.choose_from}')")  # fmt: skip
     return chosen, data
 
 
@@ -73,10 +80,13 @@ def selection_extra(sampling: SamplingConfig, chosen: Selection) -> dict[str, An
     """What a stored set keeps beside its images: the candidates herding chose from."""
     if sampling.selection == "random":
         return {}
-    return {
+    extra = {
         "candidates": chosen.candidates, "candidate_labels": chosen.candidate_labels,
         "kept": chosen.kept, "confidence": chosen.confidence,
     }  # fmt: skip
+    if chosen.origin is not None:
+        extra["origin"] = chosen.origin
+    return extra
 
 
 def synthetic_set(
@@ -108,7 +118,7 @@ def synthetic_set(
     sampling = sampling or cfg.sampling
     refine = refine_at(cfg.refine, ipc, cfg.ipc)
     spec = set_spec(sampling, refine)
-    path = synthetic_set_path(run, ipc, source, sampling.selection)
+    path = synthetic_set_path(run, ipc, source, sampling.selection, sampling.choose_from)
     if path.is_file():
         stored = read_stored_set(path)
         if stored.spec == spec:

@@ -395,7 +395,9 @@ class Evaluation:
             data=self._loaded, log=self._log, should_stop=lambda: self._control.stop_requested,
         )  # fmt: skip
         if stored.new:
-            where = synthetic_set_path(self.run, ipc, source, self.sampling.selection)
+            where = synthetic_set_path(
+                self.run, ipc, source, self.sampling.selection, self.sampling.choose_from
+            )
             self._log(
                 f"chose {len(stored.labels)} images from the {source} generator "
                 f"({stored.selection} selection) into {where}"

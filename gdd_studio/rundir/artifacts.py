@@ -212,14 +212,19 @@ def check_checkpoints(run_dir: Path, same_training: Any = None) -> CheckpointChe
 
 
 def synthetic_set_path(
-    run: RunRef, ipc: int, source: str = "distilled", selection: str | None = None
-) -> Path:
+    run: RunRef, ipc: int, source: str = "distilled", selection: str | None = None,
+    choose_from: str | None = None,
+) -> Path:  # fmt: skip
     """Where a generator's set is kept: ``distilled/ipc<N>.npz`` for the run's own rule;
-    a set chosen by another rule gets the rule's name (``ipc<N>-random.npz``)."""
+    a set chosen by another rule gets the rule's name (``ipc<N>-random.npz``), and one
+    chosen from another pool than the run's its name too (``ipc<N>-herding-real.npz``)."""
     opened = open_run(run)
+    own = opened.config.sampling
+    rule = selection if selection is not None else own.selection
+    pool = choose_from if choose_from is not None else own.choose_from
     suffix = ""
-    if selection is not None and selection != opened.config.sampling.selection:
-        suffix = f"-{selection}"
+    if rule != own.selection or (rule != "random" and pool != own.choose_from):
+        suffix = f"-{rule}" + ("" if rule == "random" or pool == "generator" else f"-{pool}")
     if source == "distilled":
         return opened.folder.distilled(ipc, suffix)
     return opened.folder.eval / f"{source}-ipc{ipc}{suffix}.npz"
@@ -237,6 +242,9 @@ class StoredSet:
     candidate_labels: np.ndarray | None = None
     kept: np.ndarray | None = None  # indices of the kept images among the candidates
     confidence: np.ndarray | None = None  # the observer's probability of each draw's label
+    # per candidate: its index in the real training split, -1 for a generator draw (only
+    # when herding chose among real images too)
+    origin: np.ndarray | None = None
 
     @property
     def selection(self) -> str:
@@ -249,7 +257,8 @@ def read_stored_set(path: Path) -> StoredSet:
         with np.load(path) as f:
             spec = json.loads(str(f["selection"])) if "selection" in f else {"selection": "random"}
             extra = {
-                key: f[key] for key in ("candidates", "candidate_labels", "kept", "confidence")
+                key: f[key]
+                for key in ("candidates", "candidate_labels", "kept", "confidence", "origin")
                 if key in f
             }  # fmt: skip
             return StoredSet(f["images"], f["labels"].astype(np.int64), spec, False, **extra)

@@ -334,6 +334,15 @@ class SetViewer(QWidget):
                 return index
         return None
 
+    def _origin(self, index: int) -> int | None:
+        """A shown image's index in the real training split (-1: a draw); None: unknown."""
+        st = self.stored
+        if st is None or st.origin is None:
+            return None
+        if self._showing_candidates():
+            return int(st.origin[index])
+        return int(st.origin[int(st.kept[index])]) if st.kept is not None else None
+
     def describe(self, index: int) -> str:
         """The tooltip of a shown image: class, kept or not, the observer's confidence."""
         st = self.stored
@@ -350,6 +359,9 @@ class SetViewer(QWidget):
             if st.kept is not None and st.confidence is not None:
                 conf = st.confidence[int(st.kept[index])]
         text = f"{self._classes[label]}: {state}"
+        origin = self._origin(index)
+        if origin is not None:
+            text += f"; real training image #{origin}" if origin >= 0 else "; a generator draw"
         if conf is not None:
             text += f"; observer's confidence in this class {100 * float(conf):.1f} %"
         return text

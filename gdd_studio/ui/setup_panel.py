@@ -39,6 +39,7 @@ from ..config import (
 )
 from .setup_advanced import AdvancedSettings
 from .setup_widgets import (
+    CHOOSE_FROM_TITLES,
     LOSS_TITLES,
     POOL_BN_TITLES,
     REFINE_TITLES,
@@ -64,9 +65,12 @@ def preset_note(preset: str, dataset: str) -> str:
     full = preset_config(preset, dataset) if preset in PRESETS else None
     if full is None or full == preset_config(preset):
         return f"Preset {preset}: {PRESETS.get(preset, '')}"
+    among = {"mixed": "the draws and the real images", "real": "the real images"}
+    epochs = f"{full.gan.epochs} GAN epoch{'s' if full.gan.epochs != 1 else ''}"
     return (
-        f"Preset {preset} on {TITLES.get(dataset, dataset)}, about an hour on 2 cores: "
-        f"{full.gan.epochs} GAN epochs, {full.distill.steps_per_epoch} SKD steps, then "
+        f"Preset {preset} on {TITLES.get(dataset, dataset)}, under an hour on 2 cores: "
+        f"{epochs}, {full.distill.steps_per_epoch} SKD steps, herding among "
+        f"{among.get(full.sampling.choose_from, 'the draws')}, then "
         f"{full.refine.iterations} DM iterations on the chosen set"
     )
 
@@ -217,6 +221,17 @@ class SetupPanel(AdvancedSettings, QWidget):
         )  # fmt: skip
         form.addRow("Set selection", self.selection)
         self._bind("sampling.selection", self.selection)
+        self.choose_from = combo(
+            "chooseFromCombo", CHOOSE_FROM_TITLES,
+            "what herding chooses from: the generator's draws (the paper's source), every "
+            "real training image of the class (a coreset), or both at once, where a draw is "
+            "kept only when it brings the set's mean closer than any real image would. The "
+            "set's record says how many of each it kept",
+        )  # fmt: skip
+        form.addRow("Chosen from", self.choose_from)
+        self._bind("sampling.choose_from", self.choose_from)
+        self.selection.currentIndexChanged.connect(self._sync_choose_from)
+        self._sync_choose_from()
         self.refine = combo(
             "refineCombo", REFINE_TITLES,
             "after selection, move the chosen images toward the real data: DM matches the "
@@ -267,6 +282,13 @@ class SetupPanel(AdvancedSettings, QWidget):
                 widget.setObjectName(key.replace(".", "_"))
             form.addRow(label, widget)
             self._bind(key, widget)
+
+    def _sync_choose_from(self) -> None:
+        """Only herding chooses; the first draws are always the generator's."""
+        herding = self.selection.currentData() == "herding"
+        self.choose_from.setEnabled(herding)
+        if not herding:
+            self.choose_from.setCurrentIndex(max(self.choose_from.findData("generator"), 0))
 
     def _toggle_advanced(self, on: bool) -> None:
         self.advanced.setVisible(on)

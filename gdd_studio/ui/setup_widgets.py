@@ -29,6 +29,11 @@ SELECTION_TITLES = {
     "herding": "herding toward real (best)",
     "random": "first draws (the paper's)",
 }
+CHOOSE_FROM_TITLES = {
+    "generator": "the generator's draws",
+    "real": "real training images",
+    "mixed": "both (draws compete with real)",
+}
 REFINE_TITLES = {
     "none": "none (the chosen draws)",
     "dm": "distribution matching (DM)",
