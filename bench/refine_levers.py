@@ -1,4 +1,5 @@
-"""Which refinement buys most per CPU-minute: a set moved for a fixed wall time, then evaluated.
+"""Which refinement buys most per CPU-minute: a set moved for a fixed wall time (or a fixed
+count), then evaluated.
 
     python bench/refine_levers.py --data-dir /work/data/cifar10 --variant dm --minutes 6
     python bench/refine_levers.py --variant trained --init npz:RUN/sets/....npz
@@ -16,6 +17,10 @@ Variants:
            ``--new-every`` iterations, at most ``--queue`` kept), plus the synthetic
            images' cross-entropy under the drawn network, weighted by its running accuracy
            (``--ce``). Measured and not kept (bench/RESULTS.md).
+  dm --attention W   DataDAM (Sajedi et al. 2023): DM plus W times the squared distance of
+           the mean spatial attention maps of the embedder's inner blocks (sum over channels
+           of |f|^4 after each ReLU but the last, L2-normalised per image; W = 100 there).
+           Measured and not kept (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -50,6 +55,71 @@ class _FeaturesLogits(nn.Module):
         return f, self.net.classifier(f)
 
 
+class _EmbedWithMaps(nn.Module):
+    """A ConvNet-3's embedding and the attention maps of its inner blocks' ReLU outputs."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        relus = [m for m in self.net.features if isinstance(m, nn.ReLU)]
+        maps = []
+        for m in self.net.features:
+            x = m(x)
+            if isinstance(m, nn.ReLU) and m is not relus[-1]:
+                maps.append(F.normalize(x.float().abs().pow(4).sum(1).flatten(1), dim=1))
+        return (x.flatten(1), *maps)
+
+
+def _fresh_net(m: DistributionMatcher) -> nn.Module:
+    """A ConvNet-3 initialised from the matcher's "net" generator, in train mode."""
+    seed = int(torch.randint(0, 2**62, (1,), generator=m.rng["net"]))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = build_classifier(m.arch, m.channels, m.num_classes, m.image_size, m.width)
+    return net.to(m.device).train()
+
+
+class AttentionMatcher(DistributionMatcher):
+    """DataDAM: DM's mean-embedding term plus ``attention`` x the attention-map term."""
+
+    def __init__(self, *args, attention: float = 100.0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.attention = attention
+
+    def step(self) -> float:
+        net = _fresh_net(self)
+        for p in net.parameters():
+            p.requires_grad_(False)
+        embed = _EmbedWithMaps(net)
+        embed = self.wrap(embed) if self.wrap is not None else embed
+        syn = self.synthetic()
+        real_means, parts = [], []
+        for k in self.classes:
+            params = self.dsa.sample(1, self.rng["aug"]) if self.dsa is not None else None
+            real, part = self._real_batch(k), syn[self._syn_index[k]]
+            if params is not None:
+                real, part = self.dsa.apply(real, params), self.dsa.apply(part, params)
+            with torch.no_grad():
+                real_means.append([o.float().mean(0) for o in embed(real)])
+            parts.append(part)
+        outs = embed(torch.cat(parts))
+        sizes = [len(p) for p in parts]
+        split = list(zip(*(o.float().split(sizes) for o in outs), strict=True))
+        loss = torch.zeros(())
+        for means, syn_outs in zip(real_means, split, strict=True):
+            loss = loss + ((means[0] - syn_outs[0].mean(0)) ** 2).sum()
+            for m, o in zip(means[1:], syn_outs[1:], strict=True):
+                loss = loss + self.attention * ((m - o.mean(0)) ** 2).sum()
+        (grad,) = torch.autograd.grad(loss, [self.param])
+        self.param.grad = grad
+        self.opt.step()
+        self.param.grad = None
+        self.iteration += 1
+        return float(loss.detach())
+
+
 class TrainedMatcher(DistributionMatcher):
     """DM whose embedders are a queue of networks trained on real batches as it goes."""
 
@@ -67,12 +137,7 @@ class TrainedMatcher(DistributionMatcher):
             self._push()
 
     def _push(self) -> None:
-        seed = int(torch.randint(0, 2**62, (1,), generator=self.rng["net"]))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            net = build_classifier(self.arch, self.channels, self.num_classes, self.image_size,
-                                   self.width)  # fmt: skip
-        net = net.to(self.device).train()
+        net = _fresh_net(self)
         opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
         fl = _FeaturesLogits(net)
         entry = {"net": net, "opt": opt, "fl": self.wrap(fl) if self.wrap else fl,
@@ -139,6 +204,12 @@ def main() -> None:
     ap.add_argument("--data-dir", default="/work/data/cifar10")
     ap.add_argument("--variant", choices=["dm", "trained", "none"], default="dm")
     ap.add_argument("--minutes", type=float, default=6.0)
+    ap.add_argument(
+        "--iterations",
+        type=int,
+        default=None,
+        help="stop after this many iterations instead of on the clock",
+    )
     ap.add_argument("--ipc", type=int, default=10)
     ap.add_argument("--init", default="real", help="real | npz:PATH (images N,H,W,C uint8, labels)")
     ap.add_argument("--seed", type=int, default=0)
@@ -151,6 +222,12 @@ def main() -> None:
     ap.add_argument("--train-batch", type=int, default=128)
     ap.add_argument("--ce", type=float, default=0.5)
     ap.add_argument("--lr", type=float, default=1.0)
+    ap.add_argument(
+        "--attention",
+        type=float,
+        default=0.0,
+        help="dm: weight of DataDAM's spatial attention term (0: plain DM)",
+    )
     ap.add_argument("--out", default="bench/refine_levers.jsonl")
     ap.add_argument("--save", default=None)
     a = ap.parse_args()
@@ -172,7 +249,10 @@ def main() -> None:
             images=start, num_classes=data.num_classes, real_per_class=a.real_per_class,
             lr=a.lr, dsa=DSA(DSA_STRATEGY), seed=a.seed * 1000 + 9, wrap=rt.wrap,
         )  # fmt: skip
-        if a.variant == "dm":
+        if a.variant == "dm" and a.attention > 0:
+            m = AttentionMatcher(data.x_train, data.y_train, labels, data.mean, data.std,
+                                 attention=a.attention, **common)  # fmt: skip
+        elif a.variant == "dm":
             m = DistributionMatcher(
                 data.x_train, data.y_train, labels, data.mean, data.std, **common
             )
@@ -181,7 +261,11 @@ def main() -> None:
                                queue=a.queue, new_every=a.new_every, train_steps=a.train_steps,
                                train_batch=a.train_batch, ce=a.ce, **common)  # fmt: skip
             m.set_real_labels(data.y_train)
-        while time.perf_counter() - t0 < a.minutes * 60:
+        while (
+            its < a.iterations
+            if a.iterations is not None
+            else time.perf_counter() - t0 < a.minutes * 60
+        ):
             loss = m.step()
             its += 1
             if its % 50 == 0:
