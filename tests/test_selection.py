@@ -263,3 +263,25 @@ def test_window_sets_what_herding_chooses_from(qtbot):
     assert not pool.isEnabled() and panel.config().sampling.choose_from == "generator"
     rule.setCurrentIndex(rule.findData("herding"))
     assert pool.isEnabled()
+
+
+def test_the_viewer_says_which_image_is_a_draw_and_which_a_real_one(qtbot):
+    from gdd_studio.rundir.artifacts import StoredSet
+    from gdd_studio.ui.set_viewer import SetViewer
+
+    v = SetViewer(lambda *a: None)
+    qtbot.addWidget(v)
+    images = np.zeros((3, 4, 4, 1), dtype=np.uint8)
+    v.stored = StoredSet(
+        images[:2], np.array([0, 1]), {"selection": "herding", "choose_from": "mixed"}, False,
+        candidates=images, candidate_labels=np.array([0, 0, 1]), kept=np.array([1, 2]),
+        confidence=np.array([0.2, 0.9, 0.5], dtype=np.float32), origin=np.array([-1, 417, -1]),
+    )  # fmt: skip
+    v._classes = ["zero", "one"]
+    assert v.describe(0).startswith("zero: in the set; real training image #417")
+    assert "a generator draw" in v.describe(1) and "50.0 %" in v.describe(1)
+    v.show_candidates.setEnabled(True)
+    v.show_candidates.blockSignals(True)  # no redraw: this viewer shows no run
+    v.show_candidates.setChecked(True)
+    assert v.describe(0).startswith("zero: rejected; a generator draw")
+    assert "real training image #417" in v.describe(1) and "kept" in v.describe(1)
