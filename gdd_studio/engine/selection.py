@@ -156,7 +156,8 @@ def train_observer(
     strategy = DIGIT_STRATEGY if dataset_family(data.name) == "mnist" else DSA_STRATEGY
     log(
         f"training the selection observer (ConvNet-3 width {s.observer_width}, "
-        f"{s.observer_epochs} epochs on {len(y)} real images; {rt.precision}"
+        f"{s.observer_epochs} epoch{'s' * (s.observer_epochs != 1)} on {len(y)} real images; "
+        f"{rt.precision}"
         f"{', compiled' if rt.compiled else ''})"
     )
     done = train_classifier(

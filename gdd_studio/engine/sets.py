@@ -71,8 +71,11 @@ def choose_set(
     )  # fmt: skip
     if chosen.origin is not None:
         drawn = int((chosen.origin[chosen.kept] < 0).sum())
-        log(f"herding kept {drawn} generator draws and {len(chosen.kept) - drawn} real "
-            f"training images (choosing from '{sampling.choose_from}')")  # fmt: skip
+        real = len(chosen.kept) - drawn
+        log(
+            f"herding kept {drawn} generator draw{'s' * (drawn != 1)} and {real} real "
+            f"training image{'s' * (real != 1)} (choosing from '{sampling.choose_from}')"
+        )
     return chosen, data
 
 
