@@ -20,7 +20,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 STYLE = {
-    "the run (GAN, SKD, herding, DM refinement)": ("tab:blue", "o", ""),
+    "the run, herding among draws only": ("tab:blue", "o", ""),
+    "the run, herding among draws and real images": ("tab:purple", "^", ""),
     "DM from real images (dm-real)": ("tab:orange", "s", ""),
     "random real images": ("tab:gray", "D", ""),
 }
