@@ -142,7 +142,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
-    from ..engine.selection import selection_words
+    from ..engine.selection import POOL_WORDS
 
     for name, text in PRESETS.items():
         c = preset_config(name)
@@ -159,7 +159,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
             print(
                 f"       on {', '.join(FULL_DATASETS)}: phase 1: {epochs}; "
                 f"phase 2: {full.distill.steps_per_epoch} steps; herding among "
-                f"{selection_words(full.sampling).removeprefix('herding among ')}; then "
+                f"{POOL_WORDS[full.sampling.choose_from]}; then "
                 f"{full.refine.iterations} DM iterations ({full.refine.later_iterations} for "
                 "a set made later at another IPC)"
             )

@@ -18,7 +18,7 @@ Herding can choose from more than the generator (``sampling.choose_from``): from
 training image of the class (a herded coreset), or from both at once, where a draw is kept
 only when it brings the kept images' mean closer than any real image would. On CIFAR-10 at
 a CPU budget the herded real images are far the better start (40.3 % against 19.5 % for
-the herded draws of a two-epoch GAN at IPC 10; bench/RESULTS.md), and in the mixed pool
+the herded draws of a one-epoch GAN at IPC 10; bench/RESULTS.md), and in the mixed pool
 the real images win almost every place.
 """
 
@@ -95,12 +95,15 @@ def selection_spec(s: SamplingConfig) -> dict:
     return spec
 
 
+# What each ``sampling.choose_from`` lets herding choose among, in words.
+POOL_WORDS = {"generator": "draws", "real": "real images", "mixed": "draws and real images"}
+
+
 def selection_words(s: SamplingConfig) -> str:
     """The rule in a few words, for logs: "herding", "herding among real images", ..."""
     if s.selection != "herding" or s.choose_from == "generator":
         return s.selection
-    among = {"real": "real images", "mixed": "draws and real images"}[s.choose_from]
-    return f"herding among {among}"
+    return f"herding among {POOL_WORDS[s.choose_from]}"
 
 
 def spec_tag(spec: dict) -> str:

@@ -219,8 +219,6 @@ class SetupPanel(AdvancedSettings, QWidget):
             "candidates per class and keeps those whose mean feature tracks the real class "
             "mean (an observer network's features); random keeps the first draws (the paper's)",
         )  # fmt: skip
-        form.addRow("Set selection", self.selection)
-        self._bind("sampling.selection", self.selection)
         self.choose_from = combo(
             "chooseFromCombo", CHOOSE_FROM_TITLES,
             "what herding chooses from: the generator's draws (the paper's source), every "
@@ -228,10 +226,6 @@ class SetupPanel(AdvancedSettings, QWidget):
             "kept only when it brings the set's mean closer than any real image would. The "
             "set's record says how many of each it kept",
         )  # fmt: skip
-        form.addRow("Chosen from", self.choose_from)
-        self._bind("sampling.choose_from", self.choose_from)
-        self.selection.currentIndexChanged.connect(self._sync_choose_from)
-        self._sync_choose_from()
         self.refine = combo(
             "refineCombo", REFINE_TITLES,
             "after selection, move the chosen images toward the real data: DM matches the "
@@ -239,8 +233,14 @@ class SetupPanel(AdvancedSettings, QWidget):
             "by class (one iteration a step of phase 3; Advanced sets how many). none keeps "
             "the chosen draws, as the paper does",
         )  # fmt: skip
-        form.addRow("Refinement", self.refine)
-        self._bind("refine.method", self.refine)
+        self._rows(
+            form,
+            ("sampling.selection", "Set selection", self.selection),
+            ("sampling.choose_from", "Chosen from", self.choose_from),
+            ("refine.method", "Refinement", self.refine),
+        )
+        self.selection.currentIndexChanged.connect(self._sync_choose_from)
+        self._sync_choose_from()
         layout.addWidget(box)
 
         # ---- advanced ----
