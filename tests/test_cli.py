@@ -204,7 +204,10 @@ def test_datasets_and_presets_listings(capsys):
         "smoke",
     ]
     assert "on mnist, fashion-mnist, cifar10: phase 1: 1 epoch; phase 2: 62 steps" in out
-    assert "herding among draws and real images; then 5000 DM iterations" in out
+    assert (
+        "herding among draws at IPC 1, draws and real images above; then 5000 DM iterations"
+        in out
+    )
 
 
 LONG_RUN = [

@@ -113,7 +113,11 @@ def test_the_cpu_preset_has_an_hour_recipe_for_full_datasets(tmp_path):
         assert cfg.refine.method == "dm" and cfg.refine.real_per_class == 32
         assert cfg.refine.later_iterations < cfg.refine.iterations
         assert cfg.gan.epochs == 1 and cfg.distill.steps_per_epoch == 62
-        assert cfg.sampling.observer_epochs == 1 and cfg.sampling.choose_from == "mixed"
+        assert cfg.sampling.observer_epochs == 1 and cfg.sampling.choose_from == "auto"
+        # herding chooses among the draws at IPC 1 and among draws and real images above
+        pools = [cfg.sampling.at_ipc(ipc).choose_from for ipc in (1, 2, 10, 50)]
+        assert pools == ["generator", "mixed", "mixed", "mixed"]
+        assert cfg.sampling.at_ipc(1).candidates == cfg.sampling.candidates
         assert cfg.model == sample.model and cfg.evaluation == sample.evaluation
     for name in ("paper", "smoke"):  # only the cpu preset has a second recipe
         assert preset_config(name, "cifar10") == preset_config(name)

@@ -92,9 +92,10 @@ def test_stop_in_the_refinement_resumes_to_the_uninterrupted_set(
 def test_a_run_chooses_among_draws_and_real_images_then_refines_and_resumes(
     tiny_dataset, tmp_path
 ):
-    def mixed():
+    def mixed():  # "auto" at IPC 2: the draws and the real images (the cpu recipe's pool)
         cfg = refined_config(tiny_dataset)
-        cfg.sampling.choose_from = "mixed"
+        cfg.sampling.choose_from = "auto"
+        assert cfg.ipc == 2
         return cfg
 
     whole = Run.create(mixed(), tmp_path / "whole")
@@ -248,12 +249,14 @@ def test_window_shows_the_cpu_recipe_of_a_full_dataset(qtbot):
     assert cfg.dataset == "cifar10" and cfg.refine.method == "dm"
     assert (cfg.gan.epochs, cfg.refine.later_iterations) == (1, 1000)
     assert panel.findChild(QComboBox, "refineCombo").currentData() == "dm"
-    assert panel.findChild(QComboBox, "chooseFromCombo").currentData() == "mixed"
+    assert panel.findChild(QComboBox, "chooseFromCombo").currentData() == "auto"
+    assert panel.findChild(QComboBox, "chooseFromCombo").currentText().startswith("by IPC")
     assert panel.findChild(QSpinBox, "refineLaterSpin").value() == 1000
     assert (cfg.ipc, cfg.distill.tau) == (7, tau_before)
     note = panel.note.text()
     assert note.startswith("Preset cpu on CIFAR-10") and "under an hour on 2 cores" in note
-    assert "herding among the draws and the real images" in note and "1 GAN epoch," in note
+    assert "herding among the draws (IPC 1) or the draws and the real images (above)" in note
+    assert "1 GAN epoch," in note
     assert "5000 DM iterations" in note
     panel.findChild(QSpinBox, "refineIterationsSpin").setValue(300)
     panel.select_dataset("fashion-mnist")  # the same recipe: the user's edit stays

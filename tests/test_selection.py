@@ -14,7 +14,7 @@ from gdd_studio.engine.sets import synthetic_set
 from gdd_studio.errors import ConfigError
 from gdd_studio.evaluation.protocol import Evaluation, load_results
 from gdd_studio.export import export_set
-from gdd_studio.rundir.artifacts import read_stored_set, run_config
+from gdd_studio.rundir.artifacts import read_stored_set, run_config, synthetic_set_path
 from tests.helpers import tiny_config, write_tiny_npz
 
 
@@ -231,6 +231,30 @@ def test_herding_can_choose_among_the_real_training_images(tiny_run):
     again = synthetic_set(tiny_run, 2, "distilled", sampling=chosen_from("mixed"))
     assert not again.new and np.array_equal(again.origin, mixed.origin)
     assert "choose_from" not in read_stored_set(tiny_run / "distilled" / "ipc2.npz").spec
+
+
+def test_auto_chooses_among_the_draws_at_ipc_1_and_among_both_above(tiny_run):
+    cfg = run_config(tiny_run)
+    assert cfg.sampling.choose_from == "generator"
+
+    def chosen_from(pool: str) -> SamplingConfig:
+        return SamplingConfig(**{**cfg.sampling.__dict__, "choose_from": pool})
+
+    # At IPC 1 "auto" is the draws: the run's own set, recorded as chosen among draws.
+    auto1 = synthetic_set(tiny_run, 1, "distilled", sampling=chosen_from("auto"))
+    own1 = synthetic_set(tiny_run, 1, "distilled")
+    assert not own1.new and np.array_equal(own1.images, auto1.images)
+    assert auto1.spec == selection_spec(cfg.sampling) and auto1.origin is None
+    own_path = tiny_run / "distilled" / "ipc1.npz"
+    assert synthetic_set_path(tiny_run, 1, choose_from="auto") == own_path
+    # Above, it is the mixed pool: the same set, in the same file, and it says so.
+    path = synthetic_set_path(tiny_run, 3, choose_from="auto")
+    assert path == synthetic_set_path(tiny_run, 3, choose_from="mixed")
+    assert path.name == "ipc3-herding-mixed.npz"
+    auto3 = synthetic_set(tiny_run, 3, "distilled", sampling=chosen_from("auto"))
+    assert auto3.spec["choose_from"] == "mixed" and auto3.origin is not None
+    mixed3 = synthetic_set(tiny_run, 3, "distilled", sampling=chosen_from("mixed"))
+    assert not mixed3.new and np.array_equal(mixed3.images, auto3.images)
 
 
 def test_choosing_among_real_images_is_herding_s_and_named_in_one_line(tmp_path):

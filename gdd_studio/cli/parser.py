@@ -29,8 +29,9 @@ def _selection_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--choose-from", choices=list(CHOOSE_FROM),
-        help="herding: choose among the generator's draws, the real training images, or "
-        "both (default: the run's sampling.choose_from)",
+        help="herding: choose among the generator's draws, the real training images, "
+        "both, or auto (the draws at IPC 1, both above) (default: the run's "
+        "sampling.choose_from)",
     )  # fmt: skip
 
 

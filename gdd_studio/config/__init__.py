@@ -14,6 +14,7 @@ from .convert import merge_dict, set_value
 from .devices import available_devices, check_device_name, resolve_device
 from .presets import FULL_DATASETS, PRESETS, preset_config
 from .sections import (
+    AUTO_DRAWS_UP_TO_IPC,
     CHOOSE_FROM,
     CLASSIFIERS,
     COMPILE_MODES,
@@ -63,7 +64,8 @@ from .versions import (
 )
 
 __all__ = [
-    "ARCH_RENAMES_V1", "CHOOSE_FROM", "CLASSIFIERS", "COMPILE_MODES", "CONFIG_VERSION",
+    "ARCH_RENAMES_V1", "AUTO_DRAWS_UP_TO_IPC", "CHOOSE_FROM", "CLASSIFIERS", "COMPILE_MODES",
+    "CONFIG_VERSION",
     "DISCRIMINATOR_MODES",
     "EVAL_ARCHS", "EVAL_PROTOCOLS", "EVAL_REPORT", "FULL_DATASETS", "GAN_SELECT",
     "LAMBDA_DEFAULTS", "LEGACY_RUNTIME", "LOSSES", "POOL_BN_MODES", "POOL_MODES", "PRECISIONS",

@@ -79,21 +79,23 @@ def _cpu_full_dataset(cfg: RunConfig) -> None:
     Measured on CIFAR-10 (bench/RESULTS.md, "CIFAR-10 in a CPU hour"): on 2 cores a GAN
     gets through an epoch in about six minutes, and after one or two its draws are a poor
     start (the herded draws of one epoch score 19.5 % at IPC 10, random real images 31.9).
-    Herding therefore chooses among the draws *and* the real training images
-    (``choose_from="mixed"``): the herded real images score 40.3 % before any refinement,
-    and a draw keeps its place only where it brings the set's mean closer (1 of 100 did).
-    The GAN gets one epoch, since its draws barely enter the set. DM iterations add five
-    points and more, so the hour goes mostly to them. DM embeds 32 real images per class
-    and iteration, not 128: in the same 8 minutes that ran 3.7 times the iterations and
-    scored 45.8 against 44.1 %. Sets made later at another IPC get fewer iterations, so
-    that making one stays within about a quarter of an hour.
+    Herding therefore chooses among the draws *and* the real training images: the herded
+    real images score 40.3 % before any refinement, and a draw keeps its place only where
+    it brings the set's mean closer (1 of 100 did). At IPC 1 the herded draws are the
+    better start for DM (26.1 against 24.6 %), so the pool goes by IPC
+    (``choose_from="auto"``: the draws at IPC 1, both above). The GAN gets one epoch: at
+    IPC 10 its draws barely enter the set, and at IPC 1 one epoch's draws measured above.
+    DM iterations add five points and more, so the hour goes mostly to them. DM embeds 32
+    real images per class and iteration, not 128: in the same 8 minutes that ran 3.7 times
+    the iterations and scored 45.8 against 44.1 %. Sets made later at another IPC get fewer
+    iterations, so that making one stays within about a quarter of an hour.
     """
     cfg.gan = GanConfig(epochs=1, batch_size=64, lr=2e-4)
     cfg.distill = DistillConfig(
         epochs=1, steps_per_epoch=62, batch_size=64, pool=["convnet3"], pool_batches=4,
         pool_width=32,
     )  # fmt: skip
-    cfg.sampling = SamplingConfig(observer_epochs=1, choose_from="mixed")
+    cfg.sampling = SamplingConfig(observer_epochs=1, choose_from="auto")
     cfg.refine = RefineConfig(
         method="dm", iterations=FULL_REFINE_ITERATIONS, later_iterations=FULL_LATER_ITERATIONS,
         real_per_class=FULL_REAL_PER_CLASS,

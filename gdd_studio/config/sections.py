@@ -27,8 +27,13 @@ EVAL_PROTOCOLS = ("fixed", "on-the-fly")
 CLASSIFIERS = ("convnet3", "resnet10", "resnet18", "resnet18bn", "alexnet", "vgg11")
 EVAL_ARCHS = ("convnet3", "resnet18", "resnet18bn", "alexnet", "vgg11")
 SELECTIONS = ("herding", "random")
-# what herding chooses from: the generator's draws, the real training images, or both
-CHOOSE_FROM = ("generator", "real", "mixed")
+# what herding chooses from: the generator's draws, the real training images, both, or
+# "auto": by the set's IPC (SamplingConfig.at_ipc)
+CHOOSE_FROM = ("generator", "real", "mixed", "auto")
+# "auto" chooses among the draws alone up to this IPC and among draws and real images above
+# it: on CIFAR-10 the herded draws were the better start for DM at IPC 1 and the real
+# images at IPC 10 (bench/RESULTS.md); IPCs in between were not measured.
+AUTO_DRAWS_UP_TO_IPC = 1
 # runtime.precision and runtime.compile (models/runtime.py says what each does)
 PRECISIONS = ("auto", "fp32", "bf16")
 COMPILE_MODES = ("auto", "on", "off")
@@ -97,11 +102,20 @@ class SamplingConfig:
     candidates: int = 10  # draws per kept image; a class chooses from max(IPC x this, 50)
     # what herding chooses from: the generator's draws (the paper's source), every real
     # training image of the class (a coreset), or both competing ("mixed": a draw is kept
-    # when it brings the kept images' mean closer than any real image does). Herding only:
-    # the first draws ("random") are always the generator's.
+    # when it brings the kept images' mean closer than any real image does), or "auto": the
+    # draws at small IPC, both above (at_ipc). Herding only: the first draws ("random")
+    # are always the generator's.
     choose_from: str = "generator"
     observer_width: int = 64  # the ConvNet-3 whose features herding matches
     observer_epochs: int = 10  # its passes over the real training split
+
+    def at_ipc(self, ipc: int) -> SamplingConfig:
+        """These settings as they make a set of ``ipc`` images per class: "auto" becomes
+        the pool it stands for there, every other setting is returned as it is."""
+        if self.choose_from != "auto":
+            return self
+        pool = "generator" if ipc <= AUTO_DRAWS_UP_TO_IPC else "mixed"
+        return dataclasses.replace(self, choose_from=pool)
 
 
 @dataclass

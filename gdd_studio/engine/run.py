@@ -291,23 +291,24 @@ class Run(RunResume, RunRecords):
         with the pauses, stops, metrics, grids and checkpoints of phases 1 and 2. Returns
         the status when stopped, None when the set is refined."""
         cfg = self.cfg
+        sampling = cfg.sampling.at_ipc(cfg.ipc)
         self._emit(PhaseStarted(3, PHASE_NAMES[3], t.totals[3], t.step - t.phase_step))
         if t.refine_start is None:
             self._log(
                 f"phase 3: {PHASE_NAMES[3]}, the IPC-{cfg.ipc} set chosen "
-                f"({selection_words(cfg.sampling)}) and refined by {t.totals[3]} DM iterations"
+                f"({selection_words(sampling)}) and refined by {t.totals[3]} DM iterations"
             )
             self._save_generator(t)
             try:
                 chosen, _ = choose_set(
-                    self.dir, cfg, cfg.ipc, t.G, t.device, cfg.sampling, t.data, self._log,
+                    self.dir, cfg, cfg.ipc, t.G, t.device, sampling, t.data, self._log,
                     lambda: control.stop_requested,
                 )  # fmt: skip
             except GddError:
                 if control.stop_requested:
                     return self._stop(t, clock)
                 raise
-            extra = selection_extra(cfg.sampling, chosen)
+            extra = selection_extra(sampling, chosen)
             t.refine_start = {
                 "images": torch.from_numpy(chosen.images),
                 "labels": torch.from_numpy(chosen.labels),
@@ -388,11 +389,12 @@ class Run(RunResume, RunRecords):
             start = t.refine_start
             extra = {k: v.numpy() for k, v in start["extra"].items()}
             labels = start["labels"].numpy()
+            sampling = cfg.sampling.at_ipc(cfg.ipc)
             write_stored_set(
                 self.distilled_path(cfg.ipc), t.refiner.images(), labels,
-                set_spec(cfg.sampling, cfg.refine), **extra,
+                set_spec(sampling, cfg.refine), **extra,
             )  # fmt: skip
-            how = f"{selection_words(cfg.sampling)} selection, {t.totals[3]} DM iterations"
+            how = f"{selection_words(sampling)} selection, {t.totals[3]} DM iterations"
         else:
             self._emit(PhaseStarted(3, PHASE_NAMES[3], 1, t.step))
             self._save_generator(t)

@@ -118,7 +118,7 @@ def synthetic_set(
         raise GddError(f"IPC must be at least 1, got {ipc}")
     run = open_run(run_dir)
     cfg = run.config
-    sampling = sampling or cfg.sampling
+    sampling = (sampling or cfg.sampling).at_ipc(ipc)
     refine = refine_at(cfg.refine, ipc, cfg.ipc)
     spec = set_spec(sampling, refine)
     path = synthetic_set_path(run, ipc, source, sampling.selection, sampling.choose_from)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -217,11 +217,13 @@ def synthetic_set_path(
 ) -> Path:  # fmt: skip
     """Where a generator's set is kept: ``distilled/ipc<N>.npz`` for the run's own rule;
     a set chosen by another rule gets the rule's name (``ipc<N>-random.npz``), and one
-    chosen from another pool than the run's its name too (``ipc<N>-herding-real.npz``)."""
+    chosen from another pool than the run's its name too (``ipc<N>-herding-real.npz``).
+    Pools compare as they make a set of this IPC (``"auto"`` as the pool it stands for)."""
     opened = open_run(run)
-    own = opened.config.sampling
+    own = opened.config.sampling.at_ipc(ipc)
     rule = selection if selection is not None else own.selection
-    pool = choose_from if choose_from is not None else own.choose_from
+    asked = choose_from if choose_from is not None else opened.config.sampling.choose_from
+    pool = replace(own, choose_from=asked).at_ipc(ipc).choose_from
     suffix = ""
     if rule != own.selection or (rule != "random" and pool != own.choose_from):
         suffix = f"-{rule}" + ("" if rule == "random" or pool == "generator" else f"-{pool}")

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..config import (
+    AUTO_DRAWS_UP_TO_IPC,
     CLASSIFIERS,
     LAMBDA_DEFAULTS,
     LOSSES,
@@ -65,7 +66,10 @@ def preset_note(preset: str, dataset: str) -> str:
     full = preset_config(preset, dataset) if preset in PRESETS else None
     if full is None or full == preset_config(preset):
         return f"Preset {preset}: {PRESETS.get(preset, '')}"
-    among = {"mixed": "the draws and the real images", "real": "the real images"}
+    among = {
+        "mixed": "the draws and the real images", "real": "the real images",
+        "auto": f"the draws (IPC {AUTO_DRAWS_UP_TO_IPC}) or the draws and the real images (above)",
+    }  # fmt: skip
     epochs = f"{full.gan.epochs} GAN epoch{'s' if full.gan.epochs != 1 else ''}"
     return (
         f"Preset {preset} on {TITLES.get(dataset, dataset)}, under an hour on 2 cores: "

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..config import AUTO_DRAWS_UP_TO_IPC
 from ..models.nets import ARCH_TITLES
 
 LOSS_TITLES = {"skd": "SKD (KL divergence)", "mse": "MSE (DiM)", "none": "none (GAN only)"}
@@ -33,6 +34,7 @@ CHOOSE_FROM_TITLES = {
     "generator": "the generator's draws",
     "real": "real training images",
     "mixed": "both (draws compete with real)",
+    "auto": f"by IPC (draws at IPC {AUTO_DRAWS_UP_TO_IPC}, both above)",
 }
 REFINE_TITLES = {
     "none": "none (the chosen draws)",
