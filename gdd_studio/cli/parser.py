@@ -18,7 +18,7 @@ from .sweeps import _BASE_ACTIONS, cmd_sweep
 
 
 def _selection_flags(parser: argparse.ArgumentParser) -> None:
-    from ..config import CHOOSE_FROM, SELECTIONS
+    from ..config import AUTO_DRAWS_UP_TO_IPC, CHOOSE_FROM, SELECTIONS
 
     parser.add_argument(
         "--selection", choices=list(SELECTIONS),
@@ -30,8 +30,8 @@ def _selection_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--choose-from", choices=list(CHOOSE_FROM),
         help="herding: choose among the generator's draws, the real training images, "
-        "both, or auto (the draws at IPC 1, both above) (default: the run's "
-        "sampling.choose_from)",
+        f"both, or auto (the draws at IPC {AUTO_DRAWS_UP_TO_IPC}, both above) (default: "
+        "the run's sampling.choose_from)",
     )  # fmt: skip
 
 

@@ -43,6 +43,7 @@ from .sections import (
     not_text_message,
     phase1_settings,
     phase_steps,
+    pool_at,
     steps_per_epoch,
     training_settings,
 )
@@ -74,8 +75,8 @@ __all__ = [
     "DistillConfig", "EvalConfig", "GanConfig", "ModelConfig", "MonitorConfig", "RefineConfig",
     "RunConfig", "RuntimeConfig", "SamplingConfig",
     "available_devices", "check_device_name", "merge_dict", "not_text_message",
-    "phase1_settings", "phase_steps", "preset_config", "rename_archs_v1", "resolve_defaults",
-    "resolve_device", "set_value", "steps_per_epoch", "training_settings",
+    "phase1_settings", "phase_steps", "pool_at", "preset_config", "rename_archs_v1",
+    "resolve_defaults", "resolve_device", "set_value", "steps_per_epoch", "training_settings",
     "upgrade_config_dict", "validate", "validate_evaluation", "validate_for_dataset",
     "validate_refine", "validate_runtime", "validate_sampling",
 ]  # fmt: skip

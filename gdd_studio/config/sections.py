@@ -34,6 +34,15 @@ CHOOSE_FROM = ("generator", "real", "mixed", "auto")
 # it: on CIFAR-10 the herded draws were the better start for DM at IPC 1 and the real
 # images at IPC 10 (bench/RESULTS.md); IPCs in between were not measured.
 AUTO_DRAWS_UP_TO_IPC = 1
+
+
+def pool_at(choose_from: str, ipc: int) -> str:
+    """The pool ``choose_from`` stands for in a set of ``ipc`` images per class ("auto"
+    resolved; every other pool is itself)."""
+    if choose_from != "auto":
+        return choose_from
+    return "generator" if ipc <= AUTO_DRAWS_UP_TO_IPC else "mixed"
+
 # runtime.precision and runtime.compile (models/runtime.py says what each does)
 PRECISIONS = ("auto", "fp32", "bf16")
 COMPILE_MODES = ("auto", "on", "off")
@@ -114,8 +123,7 @@ class SamplingConfig:
         the pool it stands for there, every other setting is returned as it is."""
         if self.choose_from != "auto":
             return self
-        pool = "generator" if ipc <= AUTO_DRAWS_UP_TO_IPC else "mixed"
-        return dataclasses.replace(self, choose_from=pool)
+        return dataclasses.replace(self, choose_from=pool_at(self.choose_from, ipc))
 
 
 @dataclass

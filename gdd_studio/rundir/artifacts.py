@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .. import storage
-from ..config import RunConfig, SamplingConfig
+from ..config import RunConfig, SamplingConfig, pool_at
 from ..data import ImageDataset, load_dataset
 from ..errors import CheckpointError, GddError
 from ..models.gan import Generator
@@ -222,8 +222,7 @@ def synthetic_set_path(
     opened = open_run(run)
     own = opened.config.sampling.at_ipc(ipc)
     rule = selection if selection is not None else own.selection
-    asked = choose_from if choose_from is not None else opened.config.sampling.choose_from
-    pool = replace(own, choose_from=asked).at_ipc(ipc).choose_from
+    pool = own.choose_from if choose_from is None else pool_at(choose_from, ipc)
     suffix = ""
     if rule != own.selection or (rule != "random" and pool != own.choose_from):
         suffix = f"-{rule}" + ("" if rule == "random" or pool == "generator" else f"-{pool}")
