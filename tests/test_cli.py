@@ -208,6 +208,7 @@ def test_datasets_and_presets_listings(capsys):
         "herding among draws at IPC 1, draws and real images above; then 5000 DM iterations"
         in out
     )
+    assert "(a set made later at another IPC: the time of 1000 at the run's IPC)" in out
 
 
 LONG_RUN = [

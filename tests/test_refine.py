@@ -141,17 +141,20 @@ def test_a_set_at_another_ipc_gets_the_later_iterations(tiny_dataset, tmp_path):
     assert read_stored_set(run.distilled_path(2)).spec["refine"]["iterations"] == ITERATIONS
     assert synthetic_set(run.dir, 2, "gan-only", "cpu").spec["refine"]["iterations"] == ITERATIONS
     lines = []
+    # 2 at the run's IPC 2 (8 real images per class: a unit cost of 8 + 3 * 2) take as long
+    # as 3 at IPC 1 (8 + 3 * 1): round(2 * 14 / 11).
     other = synthetic_set(run.dir, 1, "distilled", "cpu", log=lines.append)
-    assert other.spec["refine"]["iterations"] == 2
-    assert "refining the distilled IPC-1 set: 2 DM iterations" in lines
-    assert any(line.startswith("refining the distilled IPC-1 set: 2 / 2,") and "ETA" in line
+    assert other.spec["refine"]["iterations"] == 3
+    assert "refining the distilled IPC-1 set: 3 DM iterations" in lines
+    assert any(line.startswith("refining the distilled IPC-1 set: 3 / 3,") and "ETA" in line
                for line in lines)  # fmt: skip
-    assert refine_label(refine_at(cfg.refine, 1, cfg.ipc)) == "DM x 2"
+    assert refine_label(refine_at(cfg.refine, 1, cfg.ipc)) == "DM x 3"
     assert refine_label(refine_at(cfg.refine, 2, cfg.ipc)) == f"DM x {ITERATIONS}"
-    # A larger IPC gets proportionally fewer, so its making takes about as long: with 32
-    # real images per class, 1,000 at the run's IPC 10 cost as much as 341 at IPC 50.
+    # A larger IPC gets proportionally fewer and a smaller one more, so its making takes
+    # about as long: with 32 real images per class, 1,000 at the run's IPC 10 cost as much
+    # as 341 at IPC 50 and as 1,771 at IPC 1.
     big = RefineConfig(method="dm", iterations=5000, later_iterations=1000, real_per_class=32)
-    assert refine_at(big, 1, 10).iterations == 1000
+    assert refine_at(big, 1, 10).iterations == round(1000 * 62 / 35) == 1771
     assert refine_at(big, 50, 10).iterations == round(1000 * 62 / 182) == 341
     assert refine_at(big, 10, 10).iterations == 5000
     # Not set: every IPC gets the run's count; no refinement: nothing to change.

@@ -160,7 +160,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
                 f"       on {', '.join(FULL_DATASETS)}: phase 1: {epochs}; "
                 f"phase 2: {full.distill.steps_per_epoch} steps; herding among "
                 f"{POOL_WORDS[full.sampling.choose_from]}; then "
-                f"{full.refine.iterations} DM iterations ({full.refine.later_iterations} for "
-                "a set made later at another IPC)"
+                f"{full.refine.iterations} DM iterations (a set made later at another IPC: the "
+                f"time of {full.refine.later_iterations} at the run's IPC)"
             )
     return EXIT_OK

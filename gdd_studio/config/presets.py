@@ -21,7 +21,7 @@ from .sections import (
 # steps for them (an epoch is 700 to 950 steps), not by epochs as for the embedded sample.
 FULL_DATASETS = ("mnist", "fashion-mnist", "cifar10")
 FULL_REFINE_ITERATIONS = 5000  # about 36 min on this project's 2-core VM at IPC 10
-FULL_LATER_ITERATIONS = 1000  # a set at another IPC: about 4 min at IPC 1, 7 at IPC 50
+FULL_LATER_ITERATIONS = 1000  # counted at the run's IPC: 1,771 at IPC 1, 341 at IPC 50
 FULL_REAL_PER_CLASS = 32  # DM's real images per class and iteration (the literature: 256)
 
 PRESETS: dict[str, str] = {
@@ -87,8 +87,9 @@ def _cpu_full_dataset(cfg: RunConfig) -> None:
     IPC 10 its draws barely enter the set, and at IPC 1 one epoch's draws measured above.
     DM iterations add five points and more, so the hour goes mostly to them. DM embeds 32
     real images per class and iteration, not 128: in the same 8 minutes that ran 3.7 times
-    the iterations and scored 45.8 against 44.1 %. Sets made later at another IPC get fewer
-    iterations, so that making one stays within about a quarter of an hour.
+    the iterations and scored 45.8 against 44.1 %. A set made later at another IPC gets the
+    time of 1,000 iterations at the run's IPC (refine_at), so that making one stays well
+    within a quarter of an hour.
     """
     cfg.gan = GanConfig(epochs=1, batch_size=64, lr=2e-4)
     cfg.distill = DistillConfig(

@@ -176,9 +176,10 @@ class RefineConfig:
     momentum: float = 0.5
     real_per_class: int = 128  # real images embedded per class and iteration
     width: int = 128  # the embedder ConvNet-3's width (the literature's)
-    # DM iterations for a set made after the run at another IPC (evaluate --ipc, export);
-    # None: as many as the run's. Bounds how long such a set takes to make: a larger IPC
-    # than the run's gets proportionally fewer (engine/refine.refine_at).
+    # DM iterations for a set made after the run at another IPC (evaluate --ipc, export),
+    # counted at the run's IPC; None: as many as the run's. Bounds how long such a set
+    # takes to make: a larger IPC gets proportionally fewer, a smaller one more, by an
+    # iteration's cost (engine/refine.refine_at).
     later_iterations: int | None = None
 
 

@@ -190,8 +190,8 @@ class AdvancedSettings:
                     10**7,
                     "refineLaterSpin",
                     "DM iterations for a set made after the run at another IPC (evaluating "
-                    "or exporting it), proportionally fewer at a larger IPC; fewer keep its "
-                    "making short",
+                    "or exporting it), counted at the run's IPC: a larger IPC gets "
+                    "proportionally fewer, a smaller one more, so its making takes as long",
                     none_text="as the run's",
                 ),
             ),
