@@ -4,7 +4,8 @@
 
 The points are measurements recorded in bench/RESULTS.md ("CIFAR-10 in a CPU hour"), kept
 in a JSON file so the chart is redrawn from the record, not typed into it: each series is
-a list of ``[minutes, mean, std, label]`` (ConvNet-3, 300 epochs, mean +- std over the
+a list of ``[minutes, mean, std, label]``, optionally with ``[dx, dy]``, the label's
+offset in points (ConvNet-3, 300 epochs, mean +- std over the
 networks evaluated), minutes being the CPU-minutes of making the set on the 2-core VM.
 """
 
@@ -24,6 +25,8 @@ STYLE = {
     "the run, herding among draws and real images": ("tab:purple", "^", ""),
     "DM from real images (dm-real)": ("tab:orange", "s", ""),
     "random real images": ("tab:gray", "D", ""),
+    "the run on the AMD bf16 VM": ("tab:purple", "^", "hollow"),
+    "dm-real on the AMD bf16 VM": ("tab:orange", "s", "hollow"),
 }
 
 
@@ -39,12 +42,15 @@ def main() -> None:
         color, marker, line = STYLE.get(name, (None, "o", "-"))
         pts = sorted(points, key=lambda p: p[0])
         xs, ys, es = [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]
-        ax.errorbar(xs, ys, yerr=es, color=color, marker=marker, linestyle=line or "none",
-                    capsize=3, label=name)  # fmt: skip
-        for x, y, _, label in pts:
+        hollow = line == "hollow"  # another machine's points: same colour, open marker
+        ax.errorbar(xs, ys, yerr=es, color=color, marker=marker,
+                    linestyle="none" if hollow or not line else line, capsize=3, label=name,
+                    markerfacecolor="white" if hollow else color)  # fmt: skip
+        for x, y, _, label, *offset in pts:  # an optional [dx, dy] moves a crowded label
             if label:
-                ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, -11),
-                            fontsize=7.5, color=color)  # fmt: skip
+                ax.annotate(label, (x, y), textcoords="offset points",
+                            xytext=tuple(offset[0]) if offset else (6, -11), fontsize=7.5,
+                            color=color)  # fmt: skip
     for y, label in doc.get("references", []):
         ax.axhline(y, color="tab:green", linewidth=0.8, linestyle=":")
         ax.annotate(label, (0.5, y), textcoords="offset points", xytext=(0, 3), fontsize=7.5,
