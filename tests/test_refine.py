@@ -11,6 +11,7 @@ from gdd_studio.engine.events import GridImage, PhaseStarted, Progress, RunContr
 from gdd_studio.engine.run import Run, load_checkpoint, read_run_info
 from gdd_studio.engine.sets import synthetic_set
 from gdd_studio.errors import ConfigError
+from gdd_studio.models.runtime import resolve
 from gdd_studio.rundir.artifacts import read_stored_set
 from tests.helpers import tiny_config, write_tiny_npz
 
@@ -61,7 +62,9 @@ def test_a_refined_run_steps_phase_3_and_records_how_its_set_was_made(tiny_datas
     assert not np.array_equal(chosen, stored.images)
     info = read_run_info(run.dir)
     assert info["total_steps"] == GAN_STEPS + ITERATIONS
-    assert info["runtime"]["refine"] == {"precision": "fp32", "compile": False}
+    # What `auto` picks for this small refinement on this CPU (bf16 where native), recorded.
+    assert info["runtime"]["refine"] == resolve("auto", "auto", "cpu", "refine", 0.0).describe()
+    assert info["runtime"]["refine"]["compile"] is False  # too little work to repay it
     # Read back as the run's distilled set, not made again.
     again = synthetic_set(run.dir, 2, "distilled", "cpu")
     assert not again.new and np.array_equal(again.images, stored.images)
@@ -196,18 +199,18 @@ def test_bad_refine_settings_are_one_message(tiny_dataset):
 def test_refiner_state_round_trips(reference):
     from gdd_studio.data import load_dataset
     from gdd_studio.engine.refine import Refiner
-    from gdd_studio.models.runtime import Runtime
-
     cfg = reference.cfg
     data = load_dataset(cfg.dataset)
     stored = read_stored_set(reference.distilled_path(2))
     start = stored.candidates[stored.kept]
-    one = Refiner(start, stored.labels, data, cfg.refine, cfg.seed, Runtime())
+    # The runtime the run's refinement had (bf16 where this CPU has it natively).
+    rt = resolve(cfg.runtime.precision, cfg.runtime.compile, "cpu", "refine", 0.0)
+    one = Refiner(start, stored.labels, data, cfg.refine, cfg.seed, rt)
     one.run()
-    two = Refiner(start, stored.labels, data, cfg.refine, cfg.seed, Runtime())
+    two = Refiner(start, stored.labels, data, cfg.refine, cfg.seed, rt)
     for _ in range(2):
         two.step()
-    three = Refiner(start, stored.labels, data, cfg.refine, cfg.seed, Runtime())
+    three = Refiner(start, stored.labels, data, cfg.refine, cfg.seed, rt)
     three.load_state_dict(two.state_dict())
     three.run()
     assert np.array_equal(one.images(), three.images())
