@@ -8,10 +8,10 @@ import torch
 
 from gdd_studio.config import RefineConfig, RunConfig, validate
 from gdd_studio.engine.events import GridImage, PhaseStarted, Progress, RunControl
+from gdd_studio.engine.refine import refine_runtime
 from gdd_studio.engine.run import Run, load_checkpoint, read_run_info
 from gdd_studio.engine.sets import synthetic_set
 from gdd_studio.errors import ConfigError
-from gdd_studio.models.runtime import resolve
 from gdd_studio.rundir.artifacts import read_stored_set
 from tests.helpers import tiny_config, write_tiny_npz
 
@@ -29,6 +29,15 @@ def refined_config(dataset, **changes):
     cfg.refine.method, cfg.refine.iterations = "dm", ITERATIONS
     cfg.refine.width, cfg.refine.real_per_class = 8, 8
     return cfg
+
+
+def _refine_runtime(cfg):
+    """The runtime a run of ``cfg`` refines its set with, as the run resolves it."""
+    from gdd_studio.data import load_dataset
+
+    data = load_dataset(cfg.dataset)
+    image = (data.channels, data.image_size, data.image_size)
+    return refine_runtime(cfg.refine, cfg.runtime, "cpu", image, data.num_classes, cfg.ipc)
 
 
 @pytest.fixture
@@ -63,7 +72,7 @@ def test_a_refined_run_steps_phase_3_and_records_how_its_set_was_made(tiny_datas
     info = read_run_info(run.dir)
     assert info["total_steps"] == GAN_STEPS + ITERATIONS
     # What `auto` picks for this small refinement on this CPU (bf16 where native), recorded.
-    assert info["runtime"]["refine"] == resolve("auto", "auto", "cpu", "refine", 0.0).describe()
+    assert info["runtime"]["refine"] == _refine_runtime(run.cfg).describe()
     assert info["runtime"]["refine"]["compile"] is False  # too little work to repay it
     # Read back as the run's distilled set, not made again.
     again = synthetic_set(run.dir, 2, "distilled", "cpu")
@@ -199,12 +208,12 @@ def test_bad_refine_settings_are_one_message(tiny_dataset):
 def test_refiner_state_round_trips(reference):
     from gdd_studio.data import load_dataset
     from gdd_studio.engine.refine import Refiner
+
     cfg = reference.cfg
     data = load_dataset(cfg.dataset)
     stored = read_stored_set(reference.distilled_path(2))
     start = stored.candidates[stored.kept]
-    # The runtime the run's refinement had (bf16 where this CPU has it natively).
-    rt = resolve(cfg.runtime.precision, cfg.runtime.compile, "cpu", "refine", 0.0)
+    rt = _refine_runtime(cfg)  # the run's (bf16 where this CPU has it natively)
     one = Refiner(start, stored.labels, data, cfg.refine, cfg.seed, rt)
     one.run()
     two = Refiner(start, stored.labels, data, cfg.refine, cfg.seed, rt)
