@@ -47,3 +47,23 @@ def tiny(tmp_path):
     from tests.helpers import write_tiny_npz
 
     return write_tiny_npz(tmp_path / "tiny.npz", classes=3, per_class=12)
+
+
+@pytest.fixture(scope="session")
+def tiny_run_template(tmp_path_factory):
+    """One finished ``tiny_config`` run for the whole pytest session, on a 3-class NPZ of
+    12 images a class: never written to; tests that change a run take ``run_copy``."""
+    from tests.helpers import finished_tiny_run
+
+    return finished_tiny_run(tmp_path_factory.mktemp("tinyrun"))
+
+
+@pytest.fixture
+def run_copy(tiny_run_template, tmp_path):
+    """A private copy of the session's finished tiny run, safe to evaluate, export from
+    or damage (its config names the template's dataset file, which no test changes)."""
+    import shutil
+
+    target = tmp_path / "runs" / tiny_run_template.name
+    shutil.copytree(tiny_run_template, target, symlinks=True)
+    return target

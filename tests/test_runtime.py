@@ -169,8 +169,11 @@ def test_evaluation_rows_record_their_runtime_and_resume_may_change_it(tiny_data
     doc = bf16.execute()
     assert {(r["precision"], r["compile"]) for r in doc["results"]} == {("bf16", False)}
     again = Run.open(run.dir)
+    saved = (run.dir / "config.json").read_bytes()
     again.set_runtime("fp32", None)
-    assert RunConfig.load(run.dir / "config.json").runtime.precision == "fp32"
+    assert again.cfg.runtime.precision == "fp32"
+    # config.json says so only once a resume holds the run: this one never executes.
+    assert (run.dir / "config.json").read_bytes() == saved
     with pytest.raises(ConfigError):
         again.set_runtime("half", None)
 

@@ -124,19 +124,26 @@ def test_png_folder_export_onto_an_existing_folder_asks_replace(make_window, qtb
     dialog.selectFile("my-set")
     dialog.accept()
     assert dialog.result() == QDialog.DialogCode.Accepted and dialog.chosen == str(target)
-    # The panel then asks, and a refusal leaves the folder as it was.
+    # A folder of other things is never replaced: the panel says so and does not ask.
     w = make_window()
     select(w, runs[0])
     ev = w.evaluation
     ev.export_format.setCurrentIndex(ev.export_format.findData("png"))
     ev.ask_save_path = lambda title, suggested, filters: (str(target), filters)
-    asked = []
+    asked, said = [], []
     ev.confirm_overwrite = lambda path: asked.append(path) or False
-    assert ev.export_set() is None and asked == [target]
+    ev._message = lambda kind, title, text: said.append((kind, text))
+    assert ev.export_set() is None and asked == []
+    assert said[0][0] == "error" and "keep.txt" in said[0][1]
     assert (target / "keep.txt").read_text() == "mine"
+    # An empty folder, or an earlier export of the format, is: the panel asks first.
+    (target / "keep.txt").unlink()
     ev.confirm_overwrite = lambda path: True
-    assert ev.export_set() == target and not (target / "keep.txt").exists()
+    assert ev.export_set() == target
     assert len(list(target.rglob("*.png"))) == 3 * ev.export_ipc.value()
+    before = sorted(target.rglob("*"))
+    ev.confirm_overwrite = lambda path: asked.append(path) or False
+    assert ev.export_set() is None and asked == [target] and sorted(target.rglob("*")) == before
 
 
 ROWS = [

@@ -191,7 +191,11 @@ def make_parser() -> argparse.ArgumentParser:
     ex.add_argument(
         "--out", required=True, help="file (pt, npz, generator) or folder (png, tensors)"
     )
-    ex.add_argument("--force", action="store_true", help="replace an existing target")
+    ex.add_argument(
+        "--force", action="store_true",
+        help="replace an earlier export at --out (never a run's files, nor a folder that "
+        "holds anything else)",
+    )  # fmt: skip
     ex.set_defaults(func=cmd_export)
 
     ch = sub.add_parser(

@@ -82,6 +82,7 @@ class Run(RunResume, RunRecords):
         self._check: CheckpointCheck | None = None
         self.folder = RunFolder(self.dir)
         self._lock = self.folder.lock()
+        self._runtime_changed = False  # set_runtime's change, saved once the lock is held
 
     # ---- paths ----
     @property
@@ -140,13 +141,14 @@ class Run(RunResume, RunRecords):
 
     def set_runtime(self, precision: str | None, compile_mode: str | None) -> None:
         """Resume under another precision or compilation (the arithmetic, not the method:
-        the checkpoint still fits). config.json says what the run goes on with."""
+        the checkpoint still fits). config.json says so once ``execute`` holds the run's
+        lock: a resume refused before that (finished, busy) changes no file."""
         r = self.cfg.runtime
         new = RuntimeConfig(precision or r.precision, compile_mode or r.compile)
         validate_runtime(new)
         if new != r:
             self.cfg.runtime = new
-            self.cfg.save(self.folder.config)
+            self._runtime_changed = True
 
     # ---- the loop ----
     def execute(self, on_event: EventSink | None = None, control: RunControl | None = None) -> str:
@@ -162,6 +164,9 @@ class Run(RunResume, RunRecords):
             # Another process trains here; its run.json is not ours to touch.
             raise GddError(busy_message(self.dir, read_run_info(self.dir)))
         try:
+            if self._runtime_changed:
+                self.cfg.save(self.folder.config)
+                self._runtime_changed = False
             return self._execute_locked(control)
         finally:
             self._lock.release()

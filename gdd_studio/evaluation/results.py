@@ -22,6 +22,7 @@ from typing import Any
 from .. import storage
 from ..config import ARCH_RENAMES_V1, EvalConfig
 from ..rundir.folder import RunFolder
+from ..rundir.lock import waiting_lock
 from .rows import (
     _row_key,
     _sort_key,
@@ -74,24 +75,33 @@ def save_results(
     protocol: dict[str, Any],
     log: Callable[[str, str], None],
 ) -> dict[str, Any]:
-    """Merge ``new_rows`` into eval/results.json (and .csv), replacing same-key rows; rows
-    measured otherwise than by ``settings`` are moved aside whole. ``protocol``: how the
-    file's rows were measured, as the file records it."""
-    old = load_results(run_dir) or {"results": []}
-    keys = {_row_key(r) for r in new_rows}
-    ours = settings_protocol(settings)
-    kept, other = [], []
-    for r in old["results"]:
-        if _row_key(r) in keys:
-            continue
-        (other if protocols_differ(row_protocol(r), ours) else kept).append(r)
-    if other:
-        move_aside(run_dir, old, other, log)
-    rows = sorted(kept + new_rows, key=_sort_key)
-    doc = {"version": RESULTS_VERSION, "protocol": protocol, "results": rows}
-    path = results_path(run_dir)
-    storage.atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
-    storage.atomic_write_text(path.with_suffix(".csv"), results_csv(rows))
+    """Merge ``new_rows`` into eval/results.json (and .csv), replacing same-key rows of the
+    same protocol; rows measured otherwise than by ``settings`` are moved aside whole,
+    those a new row stands for included. ``protocol``: how the file's rows were measured,
+    as the file records it.
+
+    The read, merge and write happen under ``eval/.results.lock``, so two evaluations of
+    one run that save at once both keep their rows (the later moves the earlier's aside
+    when they measure differently)."""
+    folder = RunFolder(run_dir)
+    path = folder.results
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with waiting_lock(folder.results_lock):
+        old = load_results(run_dir) or {"results": []}
+        keys = {_row_key(r) for r in new_rows}
+        ours = settings_protocol(settings)
+        kept, other = [], []
+        for r in old["results"]:
+            if protocols_differ(row_protocol(r), ours):
+                other.append(r)
+            elif _row_key(r) not in keys:
+                kept.append(r)
+        if other:
+            move_aside(run_dir, old, other, log)
+        rows = sorted(kept + new_rows, key=_sort_key)
+        doc = {"version": RESULTS_VERSION, "protocol": protocol, "results": rows}
+        storage.atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
+        storage.atomic_write_text(path.with_suffix(".csv"), results_csv(rows))
     return doc
 
 

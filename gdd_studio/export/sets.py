@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from .. import __version__, storage
 from ..config import SamplingConfig, validate_sampling
 from ..engine.sampling import sample_images
 from ..engine.sets import synthetic_set
-from ..errors import GddError
+from ..errors import NO_SPACE, DiskFullError, GddError, no_space_message
 from ..models.gan import Generator
 from ..paths import normal_mode
 from ..rundir.artifacts import (
@@ -48,6 +49,7 @@ from ..rundir.artifacts import (
     open_run,
     require_generator,
 )
+from ..rundir.folder import RunFolder, require_inside
 
 SET_FORMATS = ("pt", "npz", "png", "tensors")
 FORMATS = (*SET_FORMATS, "generator")
@@ -58,13 +60,87 @@ class ExportError(GddError):
     """An export that cannot be written as asked (exists already, bad format, ...)."""
 
 
-def check_target(path: Path, overwrite: bool) -> Path:
+# What a folder export writes, by format: --force replaces a folder only when it holds
+# nothing else (an earlier export of the same format), never a folder of other things.
+FOLDER_EXPORTS = {
+    "png": "PNG folder",
+    "tensors": "tensors folder",
+}
+TENSOR_FILES = frozenset({"images_best.pt", "labels_best.pt", "meta.json"})
+PNG_INDEX = "classes.json"
+
+
+def check_target(path: Path, overwrite: bool, folder: str | None = None) -> Path:
+    """The export's target, checked before anything is made: its folder exists, and an
+    existing target is replaced only with ``overwrite`` and only when it is what this
+    export writes: a file for a file export; for ``folder`` (a key of FOLDER_EXPORTS), a
+    folder holding nothing but an earlier export of that format. Never a run folder or a
+    file inside one, whatever ``overwrite`` says."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise ExportError(f"{path} exists already: choose another name, or replace it (--force)")
-    if not path.parent.exists():
+    if not path.parent.is_dir():
         raise ExportError(f"folder {path.parent} does not exist")
+    if not (path.exists() or path.is_symlink()):
+        return path
+    if not overwrite:
+        raise ExportError(f"{path} exists already: choose another name, or replace it (--force)")
+    run = enclosing_run(path)
+    if run is not None:
+        what = "is the run folder" if run == path.resolve() else f"is inside the run folder {run}"
+        raise ExportError(f"{path} {what}: an export never replaces a run's files; "
+                          "choose a path outside it")  # fmt: skip
+    if folder is None:
+        if path.is_dir():
+            raise ExportError(f"{path} is a folder: give the export a file name inside it")
+        return path
+    label = FOLDER_EXPORTS[folder]
+    if not path.is_dir():
+        raise ExportError(f"{path} is a file, not a {label}: choose another name")
+    others = _not_written_by(path, folder)
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise ExportError(
+            f"{path} holds files a {label} export does not write ({shown}): --force replaces "
+            f"only an earlier {label} export; choose a new folder name"
+        )
     return path
+
+
+def enclosing_run(path: Path) -> Path | None:
+    """The run folder that ``path`` is, or lies in (through links too); else None."""
+    real = Path(path).resolve()
+    for folder in (real, *real.parents):
+        if RunFolder(folder).info.is_file():
+            return folder
+    return None
+
+
+def _not_written_by(folder: Path, fmt: str) -> list[str]:
+    """What in ``folder`` an export of ``fmt`` would not have written, sorted."""
+    others = []
+    for entry in sorted(folder.iterdir()):
+        if fmt == "tensors":
+            ours = entry.name in TENSOR_FILES and entry.is_file() and not entry.is_symlink()
+        elif entry.name == PNG_INDEX:
+            ours = entry.is_file() and not entry.is_symlink()
+        else:  # a class folder holds its PNG images and nothing else
+            ours = (entry.is_dir() and not entry.is_symlink()) and all(
+                f.suffix == ".png" and f.is_file() and not f.is_symlink() for f in entry.iterdir()
+            )
+        if not ours:
+            others.append(entry.name + ("/" if entry.is_dir() else ""))
+    return others
+
+
+@contextmanager
+def _writing(out: Path):
+    """A write the file system refuses (read-only, no permission) as one line naming the
+    path the user gave; a full disk is already a DiskFullError."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in NO_SPACE:
+            raise DiskFullError(no_space_message(out.parent)) from None
+        raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
 def class_folder_names(classes: list[str]) -> list[str]:
@@ -91,15 +167,23 @@ def export_set(
     """
     if fmt not in SET_FORMATS:
         raise ExportError(f"unknown set format '{fmt}' (choose from: {', '.join(SET_FORMATS)})")
-    out = check_target(Path(out), overwrite)
+    out = check_target(Path(out), overwrite, fmt if fmt in FOLDER_EXPORTS else None)
     run = open_run(run_dir)
     info, cfg = dataset_info(run.dir, run), run.config
     if sampling is not None:
         validate_sampling(sampling)
+    folder = RunFolder(run.dir)  # a set made now is kept there: never through a link out
+    require_inside(run.dir, folder.distilled(ipc).parent, folder.selection)
     stored = synthetic_set(run, ipc, "distilled", device, sampling=sampling)
-    images, labels = stored.images, stored.labels
     classes = list(info["classes"])
     selection = json.dumps(stored.spec)
+    with _writing(out):
+        _write_set(fmt, out, stored, classes, selection, info, cfg, ipc)
+    return out
+
+
+def _write_set(fmt, out, stored, classes, selection, info, cfg, ipc) -> None:
+    images, labels = stored.images, stored.labels
     if fmt == "npz":
         storage.atomic_save_npz(
             out, images=images, labels=labels, classes=np.array(classes),
@@ -124,7 +208,6 @@ def export_set(
         storage.atomic_torch_save(out, payload)
     else:
         _write_png_folder(out, images, labels, classes)
-    return out
 
 
 def _write_png_folder(out: Path, images: np.ndarray, labels: np.ndarray, classes: list[str]):
@@ -140,7 +223,7 @@ def _write_png_folder(out: Path, images: np.ndarray, labels: np.ndarray, classes
             arr = image[..., 0] if image.shape[-1] == 1 else image
             Image.fromarray(arr).save(folder / f"{counts[int(label)]:05d}.png")
             counts[int(label)] += 1
-        (tmp / "classes.json").write_text(
+        (tmp / PNG_INDEX).write_text(
             json.dumps({"folders": names, "classes": classes}, indent=2) + "\n", encoding="utf-8"
         )
         _replace_dir(tmp, out)
@@ -209,7 +292,8 @@ def export_generator(run_dir: RunRef, out: Path, overwrite: bool = False) -> Pat
         "config": cfg.to_dict(),
         "gdd_studio": __version__,
     }
-    storage.atomic_torch_save(out, payload)
+    with _writing(out):
+        storage.atomic_torch_save(out, payload)
     return out
 
 

@@ -95,6 +95,11 @@ class RunFolder:
     def results(self) -> Path:
         return self.eval / "results.json"
 
+    @property
+    def results_lock(self) -> Path:
+        """Held while an evaluation merges its rows into results.json (two may at once)."""
+        return self.eval / ".results.lock"
+
     def lock(self) -> RunLock:
         return RunLock(self.dir)
 

@@ -11,6 +11,8 @@ CLI's refusal) ask the same lock whether anyone is writing.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -31,6 +33,15 @@ if os.name == "nt":  # pragma: no cover - exercised on Windows only
         fh.seek(0)
         msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
 
+    def _wait_lock(fh: IO[bytes]) -> None:
+        fh.seek(0)
+        while True:
+            try:
+                msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK, 1)  # retries for 10 s
+                return
+            except OSError:
+                continue
+
 else:
     import fcntl
 
@@ -45,6 +56,9 @@ else:
 
     def _unlock(fh: IO[bytes]) -> None:
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def _wait_lock(fh: IO[bytes]) -> None:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
 
 
 class RunLock:
@@ -95,3 +109,17 @@ def is_locked(run_dir: str | Path) -> bool | None:
         return True
     finally:
         fh.close()
+
+
+@contextmanager
+def waiting_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive OS lock on ``path`` for the block, waiting for it if another
+    process holds it: for a short read-change-write of one file that several processes
+    may do at once (two evaluations of one run saving their rows). The operating system
+    drops the lock with a process that dies inside the block."""
+    with open(path, "a+b") as fh:
+        _wait_lock(fh)
+        try:
+            yield
+        finally:
+            _unlock(fh)

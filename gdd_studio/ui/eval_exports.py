@@ -130,8 +130,16 @@ class EvalExports:
         )  # fmt: skip
         return answer == QMessageBox.StandardButton.Yes
 
-    def _target(self, title: str, suggested: str, filters: str, suffixes: dict[str, str]):
-        """Ask for a path; add the chosen filter's suffix; confirm replacing. None = cancel."""
+    def _target(
+        self, title: str, suggested: str, filters: str, suffixes: dict[str, str],
+        folder: str | None = None,
+    ):  # fmt: skip
+        """Ask for a path; add the chosen filter's suffix; confirm replacing. None = cancel.
+
+        An existing target the export may not replace (a run's file, a folder of other
+        things; ``folder`` names a folder format) is refused before the question."""
+        from ..export.sets import check_target
+
         path, chosen = self.ask_save_path(title, suggested, filters)
         if not path:
             return None, False
@@ -140,6 +148,12 @@ class EvalExports:
             out = out.with_name(out.name + suffixes.get(chosen, next(iter(suffixes.values()))))
         self._last_dir = out.parent
         overwrite = out.exists()
+        if overwrite:
+            try:
+                check_target(out, True, folder)
+            except GddError as exc:
+                self._message("error", "Cannot replace it", str(exc))
+                return None, False
         if overwrite and not self.confirm_overwrite(out):
             return None, False
         return out, overwrite
@@ -151,7 +165,7 @@ class EvalExports:
     @Slot()
     def export_set(self) -> Path | None:
         """Export the first selected run's set (or generator) through a save dialog."""
-        from ..export.sets import export_generator
+        from ..export.sets import FOLDER_EXPORTS, export_generator
         from ..export.sets import export_set as write_set
 
         if not self.run_dirs:
@@ -162,7 +176,8 @@ class EvalExports:
         ipc = self.export_ipc.value()
         name = f"{run_dir.name}-generator" if fmt == "generator" else f"{run_dir.name}-ipc{ipc}"
         out, overwrite = self._target(
-            f"Export {text}", name + suffix, filters, {filters: suffix} if suffix else {}
+            f"Export {text}", name + suffix, filters, {filters: suffix} if suffix else {},
+            fmt if fmt in FOLDER_EXPORTS else None,
         )
         if out is None:
             return None

@@ -1,0 +1,210 @@
+"""Issue 31's data loss: an export's --force replaces only what the export writes, and an
+evaluation never drops a row (another protocol's rows are moved aside whole, and two
+evaluations saving at once both keep theirs)."""
+
+import errno
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from gdd_studio.cli import main
+from gdd_studio.config import EvalConfig
+from gdd_studio.evaluation.protocol import Evaluation, load_results
+from gdd_studio.evaluation.results import save_results
+from gdd_studio.export import ExportError, export_set
+from gdd_studio.rundir.folder import RunFolder
+from gdd_studio.rundir.lock import waiting_lock
+
+
+def _export(capsys, *args) -> tuple[int, str]:
+    rc = main(["export", *map(str, args)])
+    return rc, capsys.readouterr().err
+
+
+# ---- export --force -------------------------------------------------------------------
+
+
+def test_force_never_empties_a_folder_of_other_things(tiny_run_template, tmp_path, capsys):
+    target = tmp_path / "thesis"
+    target.mkdir()
+    (target / "thesis.txt").write_text("three years of work")
+    (target / "0").mkdir()  # looks like a class folder, but holds a foreign file
+    (target / "0" / "notes.md").write_text("mine")
+    for fmt in ("png", "tensors"):
+        rc, err = _export(capsys, tiny_run_template, "--format", fmt, "--out", target, "--force")
+        assert rc == 2 and err.count("\n") == 1 and "thesis.txt" in err and "--force" in err
+    assert (target / "thesis.txt").read_text() == "three years of work"
+    assert (target / "0" / "notes.md").read_text() == "mine"
+
+
+def test_force_never_replaces_a_run_or_a_file_of_one(run_copy, capsys):
+    generator = RunFolder(run_copy).generator
+    before = generator.read_bytes()
+    files = sorted(p.relative_to(run_copy) for p in run_copy.rglob("*"))
+    for fmt, out in (("png", run_copy), ("tensors", run_copy), ("npz", generator),
+                     ("generator", generator), ("pt", RunFolder(run_copy).config)):  # fmt: skip
+        rc, err = _export(capsys, run_copy, "--format", fmt, "--out", out, "--force")
+        assert rc == 2 and err.count("\n") == 1 and "never replaces a run's files" in err, err
+    assert generator.read_bytes() == before
+    assert sorted(p.relative_to(run_copy) for p in run_copy.rglob("*")) == files
+
+
+def test_force_on_a_folder_given_for_a_file_export_is_refused(tiny_run_template, tmp_path):
+    (tmp_path / "sets").mkdir()
+    (tmp_path / "sets" / "keep.npz").write_bytes(b"x")
+    with pytest.raises(ExportError, match="is a folder"):
+        export_set(tiny_run_template, "npz", 2, tmp_path / "sets", overwrite=True)
+    assert (tmp_path / "sets" / "keep.npz").read_bytes() == b"x"
+
+
+@pytest.mark.parametrize("fmt", ["png", "tensors", "npz"])
+def test_force_replaces_an_earlier_export_of_the_same_format(tiny_run_template, tmp_path, fmt):
+    out = tmp_path / ("set.npz" if fmt == "npz" else "set")
+    export_set(tiny_run_template, fmt, 2, out)
+    export_set(tiny_run_template, fmt, 1, out, overwrite=True)  # IPC 1 over IPC 2
+    if fmt == "png":
+        assert sorted(p.name for p in out.rglob("*.png")) == ["00000.png"] * 3
+    elif fmt == "tensors":
+        assert json.loads((out / "meta.json").read_text())["ipc"] == 1
+    else:
+        import numpy as np
+
+        with np.load(out) as f:
+            assert len(f["labels"]) == 3
+    # An earlier export of another format is not this export's to replace.
+    if fmt != "npz":
+        other = "tensors" if fmt == "png" else "png"
+        with pytest.raises(ExportError, match="holds files"):
+            export_set(tiny_run_template, other, 1, out, overwrite=True)
+
+
+def test_a_refused_write_names_the_path_and_exits_2(tiny_run_template, tmp_path, capsys,
+                                                    monkeypatch):  # fmt: skip
+    """A read-only folder (root passes chmod, so the file system's answer is played)."""
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+    for fmt, name in (("npz", "set.npz"), ("png", "pngs"), ("generator", "g.pt")):
+        out = tmp_path / name
+        rc, err = _export(capsys, tiny_run_template, "--format", fmt, "--out", out)
+        assert rc == 2 and err == f"gdd-studio-cli: error: cannot write {out}: " \
+            "Read-only file system\n"  # fmt: skip
+
+
+def test_export_never_writes_a_set_through_a_link_out_of_the_run(run_copy, tmp_path, capsys):
+    outside = tmp_path / "elsewhere"
+    (run_copy / "distilled").rename(outside)
+    (run_copy / "distilled").symlink_to(outside)
+    before = sorted(p.name for p in outside.iterdir())
+    rc, err = _export(capsys, run_copy, "--format", "npz", "--ipc", "1", "--out",
+                      tmp_path / "s.npz")  # fmt: skip
+    assert rc == 2 and "outside the run folder" in err and err.count("\n") == 1
+    assert sorted(p.name for p in outside.iterdir()) == before
+    assert not (tmp_path / "s.npz").exists()
+
+
+# ---- evaluation rows --------------------------------------------------------------------
+
+
+def _settings(epochs: int, **changes) -> EvalConfig:
+    base = dict(archs=["convnet3"], ipcs=[1], repeats=1, epochs=epochs, width=8)
+    return EvalConfig(**{**base, **changes})
+
+
+def _all_rows(run_dir: Path) -> list[tuple]:
+    """(source, ipc, epochs) of every row the run keeps, in results.json or moved aside."""
+    rows = []
+    for path in sorted((run_dir / "eval").glob("results*.json")):
+        rows += [(r["source"], r["ipc"], r["epochs"]) for r in json.loads(path.read_text())["results"]]
+    return sorted(rows)
+
+
+def test_rows_of_another_protocol_are_moved_aside_whole(run_copy):
+    """The audit: evaluated with 5 epochs, then with 1 at the same IPC; the old distilled
+    row was in neither file."""
+    Evaluation(run_copy, _settings(5)).execute()
+    old = {(r["source"], r["ipc"], r["epochs"]) for r in load_results(run_copy)["results"]}
+    assert {s for s, _, _ in old} == {"distilled", "gan-only", "random-real"}
+    Evaluation(run_copy, _settings(1)).execute()
+    (aside,) = (run_copy / "eval").glob("results-*.json")
+    moved = {(r["source"], r["ipc"], r["epochs"]) for r in json.loads(aside.read_text())["results"]}
+    assert moved == old
+    assert {r["epochs"] for r in load_results(run_copy)["results"]} == {1}
+
+
+def test_a_save_waits_for_another_save_of_the_same_run(tmp_path):
+    run_dir = tmp_path / "run"
+    (run_dir / "eval").mkdir(parents=True)
+    row = {"arch": "convnet3", "ipc": 1, "source": "random-real", "mean": 0.5, "std": 0.0,
+           "n": 1, "epochs": 2, "width": 8}  # fmt: skip
+    done = threading.Event()
+
+    def save():
+        save_results(run_dir, [row], _settings(2), {}, lambda *a: None)
+        done.set()
+
+    with waiting_lock(RunFolder(run_dir).results_lock):
+        saver = threading.Thread(target=save)
+        saver.start()
+        assert not done.wait(0.5)  # held off while another writer merges
+    saver.join(10)
+    assert done.is_set() and len(load_results(run_dir)["results"]) == 1
+
+
+SAVER = """
+import sys
+from gdd_studio.config import EvalConfig
+from gdd_studio.evaluation.results import save_results
+run_dir, epochs = sys.argv[1], int(sys.argv[2])
+s = EvalConfig(archs=["convnet3"], ipcs=[1], repeats=1, epochs=epochs, width=8)
+for ipc in range(1, 13):
+    row = {"arch": "convnet3", "ipc": ipc, "source": "random-real", "mean": 0.5, "std": 0.0,
+           "n": 1, "epochs": epochs, "width": 8}
+    save_results(run_dir, [row], s, {"epochs": epochs}, lambda *a: None)
+"""
+
+
+def test_two_evaluations_saving_at_once_both_keep_their_rows(tmp_path):
+    """Two processes, one measuring with 2 epochs and one with 3, save the same rows at
+    once: every row either saved is in results.json or in a file moved aside."""
+    run_dir = tmp_path / "run"
+    (run_dir / "eval").mkdir(parents=True)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", SAVER, str(run_dir), str(e)]) for e in (2, 3)
+    ]
+    assert [p.wait(120) for p in procs] == [0, 0]
+    kept = set(_all_rows(run_dir))
+    assert kept == {("random-real", ipc, e) for ipc in range(1, 13) for e in (2, 3)}
+
+
+# ---- a refused command changes no file -------------------------------------------------
+
+
+def test_a_refused_resume_changes_no_file_and_an_accepted_one_records_its_runtime(
+    run_copy, capsys
+):
+    files = {p: p.read_bytes() for p in run_copy.rglob("*") if p.is_file()}
+    rc = main(["resume", str(run_copy), "--precision", "bf16", "--compile", "on"])
+    assert rc == 2 and "already finished" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in run_copy.rglob("*") if p.is_file()} == files
+
+
+def test_a_resume_records_the_runtime_it_goes_on_with(tiny, tmp_path):
+    from gdd_studio.config import RunConfig
+    from gdd_studio.engine.events import RunControl, StepMetrics
+    from gdd_studio.engine.run import Run
+    from tests.helpers import long_config
+
+    run, control = Run.create(long_config(tiny, steps=12), tmp_path / "runs"), RunControl()
+    assert run.execute(lambda e: isinstance(e, StepMetrics) and control.stop(), control) == "stopped"
+    assert main(["resume", str(run.dir), "--precision", "fp32", "--compile", "off", "--quiet"]) == 0
+    runtime = RunConfig.load(run.dir / "config.json").runtime
+    assert (runtime.precision, runtime.compile) == ("fp32", "off")
