@@ -307,7 +307,7 @@ class MainWindow(QMainWindow):
 
     def _launch(self, worker: RunWorker | SweepWorker) -> None:
         self.training.clear()
-        self.here.step = None
+        self.here.step, self.here.ending = None, None
         self.model.training.pending.clear()
         job = Job(worker, self)
         worker.event.connect(self._on_event)
@@ -387,6 +387,7 @@ class MainWindow(QMainWindow):
             ending = sweep_ending(result, stopped, self.here.sweep_dir)
         else:
             ending = run_ending(*result, self.here.run_dir)
+        self.here.ending = ending.status
         self.training.show_ending(ending)
         if ending.message is not None:
             self.show_message(*ending.message)
@@ -398,7 +399,8 @@ class MainWindow(QMainWindow):
         here = self.here
         if here.sweep_dir is not None:
             self.model.runs.queue_sweep, here.sweep_dir = here.sweep_dir, None
-            sweep_line = self.status.text()  # how the sweep ended, not its last member
+            # How the sweep ended, not its last member (whose folder may be shown since).
+            sweep_line = here.ending or self.status.text()
         finished_dir, here.run_dir, here.step = here.run_dir, None, None
         self._set_running(False)
         self.refresh_runs(force=True)

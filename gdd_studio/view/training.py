@@ -44,6 +44,7 @@ class Here:
     sweep_dir: Path | None = None  # the sweep trained here, once its folder exists
     step: tuple[int, int] | None = None  # (step, total) of its latest Progress
     rate: float | None = None  # steps/s last measured here (the Sweep dialog's estimate)
+    ending: str | None = None  # the status line the job ended with, once it has
 
 
 @dataclass
