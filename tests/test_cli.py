@@ -264,7 +264,7 @@ def _wait_for_checkpoint(runs: Path, proc, timeout=120):
     raise AssertionError("no checkpoint appeared")
 
 
-def test_sigint_stops_with_checkpoint_and_sigkill_resumes_identically(tmp_path):
+def test_sigint_and_sigterm_stop_with_checkpoint_and_sigkill_resumes_identically(tmp_path):
     npz = write_tiny_npz(tmp_path / "t.npz")
     args = ["run", "--dataset", f"npz:{npz}", *LONG_RUN]
 
@@ -283,17 +283,27 @@ def test_sigint_stops_with_checkpoint_and_sigkill_resumes_identically(tmp_path):
     assert read_run_info(run_dir)["status"] == "stopped"
     stopped_at = load_checkpoint(run_dir / "checkpoints" / "last.pt")["step"]
 
-    # resume in a new process, then kill -9 it after its next checkpoint
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gdd_studio.cli", "resume", str(run_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.time() + 120
-    while load_checkpoint(run_dir / "checkpoints" / "last.pt")["step"] <= stopped_at:
-        assert time.time() < deadline and proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
+    def resume_past_the_checkpoint():
+        """``resume`` in a new process, once it has written a later checkpoint."""
+        before = load_checkpoint(run_dir / "checkpoints" / "last.pt")["step"]
+        proc = _spawn(["resume", str(run_dir)], tmp_path)
+        deadline = time.time() + 120
+        while load_checkpoint(run_dir / "checkpoints" / "last.pt")["step"] <= before:
+            assert time.time() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        return proc
+
+    # SIGTERM (kill, timeout, systemd, Docker, Slurm): a clean stop too, with exit 143
+    proc = resume_past_the_checkpoint()
+    proc.terminate()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "SIGTERM" in err and "resume" in err and "Traceback" not in err
+    assert read_run_info(run_dir)["status"] == "stopped"
+    assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["step"] > stopped_at
+
+    # kill -9 after its next checkpoint
+    proc = resume_past_the_checkpoint()
     proc.kill()
     proc.wait()
     assert read_run_info(run_dir)["status"] == "interrupted"

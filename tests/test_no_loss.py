@@ -123,7 +123,8 @@ def _all_rows(run_dir: Path) -> list[tuple]:
     """(source, ipc, epochs) of every row the run keeps, in results.json or moved aside."""
     rows = []
     for path in sorted((run_dir / "eval").glob("results*.json")):
-        rows += [(r["source"], r["ipc"], r["epochs"]) for r in json.loads(path.read_text())["results"]]
+        doc = json.loads(path.read_text())
+        rows += [(r["source"], r["ipc"], r["epochs"]) for r in doc["results"]]
     return sorted(rows)
 
 
@@ -177,9 +178,7 @@ def test_two_evaluations_saving_at_once_both_keep_their_rows(tmp_path):
     once: every row either saved is in results.json or in a file moved aside."""
     run_dir = tmp_path / "run"
     (run_dir / "eval").mkdir(parents=True)
-    procs = [
-        subprocess.Popen([sys.executable, "-c", SAVER, str(run_dir), str(e)]) for e in (2, 3)
-    ]
+    procs = [subprocess.Popen([sys.executable, "-c", SAVER, str(run_dir), str(e)]) for e in (2, 3)]
     assert [p.wait(120) for p in procs] == [0, 0]
     kept = set(_all_rows(run_dir))
     assert kept == {("random-real", ipc, e) for ipc in range(1, 13) for e in (2, 3)}
@@ -188,9 +187,7 @@ def test_two_evaluations_saving_at_once_both_keep_their_rows(tmp_path):
 # ---- a refused command changes no file -------------------------------------------------
 
 
-def test_a_refused_resume_changes_no_file_and_an_accepted_one_records_its_runtime(
-    run_copy, capsys
-):
+def test_a_refused_resume_changes_no_file_and_an_accepted_one_records_its_runtime(run_copy, capsys):
     files = {p: p.read_bytes() for p in run_copy.rglob("*") if p.is_file()}
     rc = main(["resume", str(run_copy), "--precision", "bf16", "--compile", "on"])
     assert rc == 2 and "already finished" in capsys.readouterr().err
@@ -204,7 +201,41 @@ def test_a_resume_records_the_runtime_it_goes_on_with(tiny, tmp_path):
     from tests.helpers import long_config
 
     run, control = Run.create(long_config(tiny, steps=12), tmp_path / "runs"), RunControl()
-    assert run.execute(lambda e: isinstance(e, StepMetrics) and control.stop(), control) == "stopped"
+    stop_at_first_step = lambda e: isinstance(e, StepMetrics) and control.stop()  # noqa: E731
+    assert run.execute(stop_at_first_step, control) == "stopped"
     assert main(["resume", str(run.dir), "--precision", "fp32", "--compile", "off", "--quiet"]) == 0
     runtime = RunConfig.load(run.dir / "config.json").runtime
     assert (runtime.precision, runtime.compile) == ("fp32", "off")
+
+
+# ---- SIGTERM is a stop, not a loss ----------------------------------------------------
+
+
+def test_sigterm_stops_an_evaluation_with_its_finished_rows_kept(run_copy):
+    import os
+    import time
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    args = ["evaluate", str(run_copy), "--ipc", "1", "--archs", "convnet3", "--repeats", "2",
+            "--epochs", "800", "--width", "8", "--no-gan-only"]  # fmt: skip
+    (run_copy / "eval").mkdir(exist_ok=True)
+    for old in (run_copy / "eval").iterdir():
+        old.unlink()
+    proc = subprocess.Popen([sys.executable, "-m", "gdd_studio.cli", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while load_results(run_copy) is None:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.terminate()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, err
+    assert "SIGTERM" in err and "Traceback" not in err
+    rows = load_results(run_copy)["results"]
+    assert [r["source"] for r in rows] == ["distilled"] and rows[0]["n"] == 2

@@ -3,13 +3,54 @@ plain lines otherwise, and the exit codes every verb returns."""
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ..engine.events import fmt_duration
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143: stopped cleanly because SIGTERM asked
+
+
+class StopSignals:
+    """Which stop signal ended the work, if any: ``exit_code`` is the status a stopped
+    verb returns (130 after Ctrl-C, 143 after SIGTERM, as a shell reports them)."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_TERMINATED if signal.SIGTERM in self.received else EXIT_STOPPED
+
+
+@contextmanager
+def stop_on_signals(control: Any, say: Callable[[str], None], what: str) -> Iterator[StopSignals]:
+    """For the block: the first Ctrl-C (SIGINT) or SIGTERM (``kill``, ``timeout``, systemd,
+    Docker, a cluster's pre-emption) asks ``control`` to stop at the next step with a
+    checkpoint, and ``say`` tells the user ``what`` that means. A second Ctrl-C aborts at
+    once (KeyboardInterrupt); a second SIGTERM ends the process as SIGTERM does. The
+    previous handlers come back after the block."""
+    got = StopSignals()
+
+    def on_signal(signum, frame):
+        got.received.append(signum)
+        again = "Ctrl-C again to abort" if signum == signal.SIGINT else "SIGTERM again to end now"
+        say(f"{what} ({again})...")
+        control.stop()
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT
+                      else signal.SIG_DFL)  # fmt: skip
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield got
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 class ConsoleReporter:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import signal
 from pathlib import Path
 from typing import Any
 
 from ..config import RuntimeConfig, SamplingConfig, preset_config
 from ..errors import GddError
-from .console import EXIT_OK, EXIT_STOPPED, ConsoleReporter
+from .console import EXIT_OK, ConsoleReporter, stop_on_signals
 from .executors import _executor
 
 
@@ -58,22 +57,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     evaluation = Evaluation(run, settings, device=args.device, sampling=sampling, runtime=runtime)
     control = RunControl()
     reporter = ConsoleReporter(quiet=args.quiet)
-
-    def on_sigint(signum, frame):
-        reporter._line("stopping after this epoch (finished rows are kept)...")
-        control.stop()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    stopping = "stopping after this epoch (finished rows are kept)"
     try:
-        doc = evaluation.execute(reporter, control, executor=executor)
+        with stop_on_signals(control, reporter._line, stopping) as got:
+            doc = evaluation.execute(reporter, control, executor=executor)
     finally:
-        signal.signal(signal.SIGINT, previous)
         if executor is not None:
             executor.close()
     print(_results_table(doc["results"]))
     if doc.get("status") == "stopped":
-        return EXIT_STOPPED
+        return got.exit_code
     return EXIT_OK
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from ..config import (
     set_value,
 )
 from ..errors import GddError
-from .console import EXIT_OK, EXIT_STOPPED, ConsoleReporter
+from .console import EXIT_OK, ConsoleReporter, stop_on_signals
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
@@ -68,20 +67,11 @@ def _execute(run: Any, quiet: bool) -> int:
 
     control = RunControl()
     reporter = ConsoleReporter(quiet=quiet)
-
-    def on_sigint(signum, frame):  # first Ctrl-C: clean stop; second: the default
-        reporter._line("stopping at the next step boundary (Ctrl-C again to abort)...")
-        control.stop()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
+    with stop_on_signals(control, reporter._line, "stopping at the next step boundary") as got:
         status = run.execute(reporter, control)
-    finally:
-        signal.signal(signal.SIGINT, previous)
     if status == "stopped":
         reporter._line(f"stopped; continue with: gdd-studio-cli resume {run.dir}")
-        return EXIT_STOPPED
+        return got.exit_code
     return EXIT_OK
 
 

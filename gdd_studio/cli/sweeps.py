@@ -5,14 +5,13 @@ its sweep.json records it."""
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..config import preset_config
 from ..errors import GddError
-from .console import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, ConsoleReporter
+from .console import EXIT_FAILED, EXIT_OK, ConsoleReporter, stop_on_signals
 from .evaluate import _int_list
 from .executors import _check_executor_flags, _executor
 from .runs import build_config
@@ -110,17 +109,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     executor = _executor(args)
     control = RunControl()
     reporter = ConsoleReporter(quiet=args.quiet)
-
-    def on_sigint(signum, frame):  # first Ctrl-C: every member stops at its next step
-        reporter._line("stopping every member at its next step (Ctrl-C again to abort)...")
-        control.stop()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    stopping = "stopping every member at its next step"
     try:
-        counts = sweep.execute(executor, control, say=reporter._line, on_event=reporter)
+        with stop_on_signals(control, reporter._line, stopping) as got:
+            counts = sweep.execute(executor, control, say=reporter._line, on_event=reporter)
     finally:
-        signal.signal(signal.SIGINT, previous)
         if executor is not None:
             executor.close()
     n = sum(counts.values())
@@ -129,5 +122,5 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if counts.get("finished", 0) < n:
         reporter._line(f"continue with: gdd-studio-cli sweep --resume {sweep.dir}")
     if control.stop_requested:
-        return EXIT_STOPPED
+        return got.exit_code
     return EXIT_OK if counts.get("finished", 0) == n else EXIT_FAILED

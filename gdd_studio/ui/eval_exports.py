@@ -176,7 +176,10 @@ class EvalExports:
         ipc = self.export_ipc.value()
         name = f"{run_dir.name}-generator" if fmt == "generator" else f"{run_dir.name}-ipc{ipc}"
         out, overwrite = self._target(
-            f"Export {text}", name + suffix, filters, {filters: suffix} if suffix else {},
+            f"Export {text}",
+            name + suffix,
+            filters,
+            {filters: suffix} if suffix else {},
             fmt if fmt in FOLDER_EXPORTS else None,
         )
         if out is None:
