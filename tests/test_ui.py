@@ -372,3 +372,54 @@ def test_window_survives_100k_signals_from_a_worker_thread():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "survived" in proc.stdout
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_over_from_the_window(
+    window, qtbot, tiny, tmp_path
+):
+    """Issue 31: killed at step 8, long before checkpoint_every (here 1000, as the cpu
+    preset's 500), the run was listed as 'cannot resume' and resume wiped its metrics."""
+    cfg = long_config(tiny, steps=30)
+    cfg.monitor.checkpoint_every, cfg.monitor.log_every = 1000, 1
+    run = Run.create(cfg, tmp_path / "runs")
+
+    def killed_at_step_8(event):  # what the folder holds after kill -9 there
+        if isinstance(event, StepMetrics) and event.step == 8:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run.execute(killed_at_step_8)
+    assert read_run_info(run.dir)["status"] == "interrupted"
+    assert not (run.dir / "checkpoints" / "last.pt").exists()
+    earlier = (run.dir / "metrics.csv").read_text()
+    assert earlier.count("\n") >= 8
+    window.refresh_runs(force=True)
+    qtbot.waitUntil(lambda: "interrupted" in window.runs.item(0).text(), timeout=5000)
+    window.runs.setCurrentRow(0)
+    assert window.resume_button.isEnabled() and "start it over" in window.status.text()
+    window.resume_button.click()
+    wait_idle(qtbot, window)
+    assert read_run_info(run.dir)["status"] == "finished"
+    (kept,) = run.dir.glob("metrics.before-start-over-*.csv")
+    assert kept.read_text() == earlier
+    assert "starts over from step 0" in window.log.toPlainText()
+
+
+def test_the_first_checkpoint_comes_early_whatever_checkpoint_every_says(tiny, tmp_path):
+    from gdd_studio.engine.run import FIRST_CHECKPOINT_STEPS
+    from gdd_studio.rundir.artifacts import load_checkpoint
+
+    cfg = long_config(tiny, steps=60)
+    cfg.monitor.checkpoint_every = 1000
+    run = Run.create(cfg, tmp_path / "runs")
+
+    def killed_after_the_first(event):
+        if isinstance(event, StepMetrics) and event.step == FIRST_CHECKPOINT_STEPS + 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run.execute(killed_after_the_first)
+    last = load_checkpoint(run.dir / "checkpoints" / "last.pt")
+    assert last["step"] == FIRST_CHECKPOINT_STEPS
+    assert Run.open(run.dir).execute() == "finished"
+    assert f"resumed from step {FIRST_CHECKPOINT_STEPS}" in (run.dir / "log.txt").read_text()

@@ -60,6 +60,10 @@ from .sets import choose_set, selection_extra, synthetic_set
 from .trainer import Trainer
 
 EventSink = Callable[[Any], None]
+# A run's first checkpoint comes after this many steps or seconds, whichever is first,
+# however far apart ``monitor.checkpoint_every`` puts the later ones (the cpu preset: 500).
+FIRST_CHECKPOINT_STEPS = 50
+FIRST_CHECKPOINT_S = 60.0
 
 
 class Run(RunResume, RunRecords):
@@ -430,8 +434,16 @@ class Run(RunResume, RunRecords):
         """After a step's own records: the rate, the progress event, a periodic checkpoint."""
         clock.tick()
         self._progress(t, clock, total)
-        if t.step % self.cfg.monitor.checkpoint_every == 0:
+        if t.step % self.cfg.monitor.checkpoint_every == 0 or self._first_checkpoint_due(t, clock):
             self._checkpoint(t, clock)
+
+    def _first_checkpoint_due(self, t: Trainer, clock: _RateClock) -> bool:
+        """A run has its first checkpoint early, whatever ``checkpoint_every`` says: after
+        FIRST_CHECKPOINT_STEPS steps or FIRST_CHECKPOINT_S seconds, whichever comes first,
+        so that a laptop lid closed in the first minutes loses at most that."""
+        if self.checkpoint_path.exists():
+            return False
+        return t.step >= FIRST_CHECKPOINT_STEPS or clock.elapsed() >= FIRST_CHECKPOINT_S
 
     def _progress(self, t: Trainer, clock: _RateClock, total: int) -> None:
         rate = clock.rate()

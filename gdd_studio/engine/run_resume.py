@@ -82,7 +82,24 @@ class RunResume:
             self._truncate_records(trainer.step)
             self._log(f"resumed from step {trainer.step} (phase {trainer.phase})")
         else:
-            self._truncate_records(0)
+            self._start_records_over()
+
+    def _start_records_over(self) -> None:
+        """No checkpoint yet: the run starts from step 0. Metrics an earlier attempt wrote
+        (killed before its first checkpoint) are kept aside, never wiped, and the user is
+        told that the run starts over."""
+        metrics = self.folder.metrics
+        rows = 0
+        if metrics.is_file():
+            rows = max(0, metrics.read_bytes().count(b"\n") - 1)  # less the header
+        if rows:
+            aside = keep_aside(metrics, "before-start-over")
+            self._log(
+                f"no checkpoint yet (the run was stopped before its first): it starts over "
+                f"from step 0; the {rows} earlier metric rows are kept as {aside.name}",
+                "warning",
+            )
+        self._truncate_records(0)
 
     def take_phase1(self, source: str | Path) -> bool:
         """Start this run at its phase-2 start from another run's phase-1 end.

@@ -200,13 +200,18 @@ class RunSummary:
 
     @property
     def resumable(self) -> bool:
-        """A run nobody is writing that has a checkpoint (or never started) can go on."""
+        """A run nobody is writing that has a checkpoint can go on; one that never wrote
+        a checkpoint (never started, or stopped before its first) can start over."""
         if self.status == "created":
             return True
-        return (
-            self.status in ("stopped", "interrupted", "failed")
-            and (RunFolder(self.path).last_checkpoint).is_file()
-        )
+        if self.status not in ("stopped", "interrupted", "failed"):
+            return False
+        return RunFolder(self.path).last_checkpoint.is_file() or not self.lost_checkpoint
+
+    @property
+    def starts_over(self) -> bool:
+        """Resuming it starts from step 0: it never reached a checkpoint."""
+        return self.resumable and not RunFolder(self.path).last_checkpoint.is_file()
 
     @property
     def lost_checkpoint(self) -> bool:

@@ -262,7 +262,9 @@ class TrainingModel:
         text = f"<b>{path.name}</b>: {summary.status}, step {step:,} / {total or '?'}"
         if message:
             text += f" — {message}"
-        if summary.resumable:
+        if summary.status != "created" and summary.starts_over:
+            text += " — it stopped before its first checkpoint: press Resume to start it over"
+        elif summary.resumable:
             text += " — press Resume to continue it"
         return FolderProgress(step, total, text)
 
