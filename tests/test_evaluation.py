@@ -161,6 +161,7 @@ def test_results_from_before_version_2_keep_their_batchnorm_resnet18(finished_ru
     shutil.copytree(finished_run, run_dir)
     old_row = {"arch": "resnet18", "ipc": 1, "source": "distilled", "accuracies": [0.5, 0.7],
                "mean": 0.6, "std": 0.1, "n": 2, "images": 3, "epochs": 3}  # fmt: skip
+    results_path(run_dir).parent.mkdir(exist_ok=True)  # whether or not a test evaluated it
     results_path(run_dir).write_text(json.dumps({"protocol": None, "results": [old_row]}))
     loaded = load_results(run_dir)
     assert [r["arch"] for r in loaded["results"]] == ["resnet18bn"] and loaded["version"] == 2

@@ -239,3 +239,15 @@ def test_sigterm_stops_an_evaluation_with_its_finished_rows_kept(run_copy):
     assert "SIGTERM" in err and "Traceback" not in err
     rows = load_results(run_copy)["results"]
     assert [r["source"] for r in rows] == ["distilled"] and rows[0]["n"] == 2
+
+
+def test_one_network_shows_no_spread_and_counts_in_the_singular(capsys):
+    from gdd_studio.cli.evaluate import _results_table
+    from gdd_studio.evaluation.rows import accuracy_text
+
+    one = {"arch": "convnet3", "ipc": 1, "source": "distilled", "mean": 0.5, "std": 0.0, "n": 1}
+    three = {**one, "n": 3, "std": 0.0123}
+    assert accuracy_text(one) == "50.00 (1 network)"
+    assert accuracy_text(three) == "50.00 +- 1.23" and accuracy_text(three, "±") == "50.00 ± 1.23"
+    table = _results_table([one, three])
+    assert "+- 0.00" not in table and "50.00 (1 network)" in table and "50.00 +- 1.23" in table

@@ -66,6 +66,7 @@ class ConsoleReporter:
     def __call__(self, event: Any) -> None:
         from ..engine.events import EvalProgress, EvalResult, LogMessage, Progress, RunFinished
         from ..evaluation.dm_real import DmProgress
+        from ..evaluation.rows import accuracy_text
 
         if isinstance(event, Progress):
             self._progress(event)
@@ -76,10 +77,7 @@ class ConsoleReporter:
         elif isinstance(event, EvalResult) and self.quiet:
             r = event.row
             budget = "all" if r["ipc"] is None else f"IPC {r['ipc']}"
-            self._line(
-                f"{r['arch']} {budget} {r['source']}: "
-                f"{100 * r['mean']:.2f} +- {100 * r['std']:.2f} %"
-            )
+            self._line(f"{r['arch']} {budget} {r['source']}: {accuracy_text(r)} %")
         elif isinstance(event, LogMessage) and not self.quiet:
             self._line(
                 f"[{event.level}] {event.message}" if event.level != "info" else event.message

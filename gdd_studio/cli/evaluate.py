@@ -86,11 +86,13 @@ def _sampling_override(args: argparse.Namespace, run_sampling: SamplingConfig):
 
 
 def _results_table(rows: list[dict[str, Any]]) -> str:
+    from ..evaluation.rows import accuracy_text
+
     head = f"{'network':<10} {'IPC':>5}  {'source':<12} {'selection':<10} {'accuracy (%)':>16}  n"
     lines = [head]
     for r in rows:
         ipc = "all" if r["ipc"] is None else str(r["ipc"])
-        acc = f"{100 * r['mean']:.2f} +- {100 * r['std']:.2f}"
+        acc = accuracy_text(r)
         sel = r.get("selection") or ("random" if r["source"] in ("distilled", "gan-only") else "")
         lines.append(f"{r['arch']:<10} {ipc:>5}  {r['source']:<12} {sel:<10} {acc:>16}  {r['n']}")
     return "\n".join(lines)

@@ -75,6 +75,7 @@ from .rows import (
     SOURCE_TITLES,
     SOURCES,
     _row_title,
+    networks_text,
     protocol_tag,
     protocols_differ,
     refine_label,
@@ -528,8 +529,9 @@ class Evaluation:
         doc = self._save(finished_rows)
         self._sink(EvalResult(row))
         self._log(
-            f"{_row_title(row['arch'], row['ipc'], row['source'])}: {100 * row['mean']:.2f} "
-            f"+- {100 * row['std']:.2f} % over {row['n']} networks"
+            f"{_row_title(row['arch'], row['ipc'], row['source'])}: {100 * row['mean']:.2f} %"
+            + (f" +- {100 * row['std']:.2f}" if row["n"] > 1 else "")
+            + f" over {networks_text(row['n'])}"
         )
         return doc
 

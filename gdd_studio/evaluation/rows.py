@@ -30,6 +30,19 @@ RESULT_COLUMNS = [
 ]  # fmt: skip
 
 
+def accuracy_text(row: dict[str, Any], pm: str = "+-") -> str:
+    """A row's accuracy in percent: ``mean +- std`` over its networks, or the mean alone
+    with "(1 network)" where one network gives no spread to show."""
+    mean = 100 * row["mean"]
+    if row.get("n") == 1:
+        return f"{mean:.2f} (1 network)"
+    return f"{mean:.2f} {pm} {100 * row['std']:.2f}"
+
+
+def networks_text(n: int) -> str:
+    return f"{n} network" if n == 1 else f"{n} networks"
+
+
 def settings_protocol(s: EvalConfig) -> dict[str, Any]:
     """How an evaluation with settings ``s`` measures (what its rows record)."""
     return {

@@ -22,6 +22,7 @@ from .. import storage
 from ..errors import GddError
 from ..evaluation.compare import _fmt
 from ..evaluation.protocol import SOURCES, source_title
+from ..evaluation.rows import accuracy_text
 from ..export.charts import CHART_SUFFIXES, figure_bytes, sweep_figure
 from ..export.sets import ExportError, check_target
 from ..rundir.sweeps import read_sweep
@@ -104,7 +105,7 @@ def table_text(table: SweepTable) -> str:
     lines = [head]
     for r in table.rows:
         ipc = "all" if r["ipc"] is None else str(r["ipc"])
-        acc = f"{100 * r['mean']:.2f} +- {100 * r['std']:.2f}"
+        acc = accuracy_text(r)
         lines.append(f"{_fmt(r['x']):<24} {r['arch']:<10} {ipc:>4}  {r['series']:<34} "
                      f"{acc:>16}  {r['n']} {r['over']}")  # fmt: skip
     return "\n".join(lines)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from ..errors import GddError
 from ..evaluation.protocol import SOURCE_TITLES
+from ..evaluation.rows import accuracy_text
 from ..models.nets import ARCH_TITLES
 from .eval_settings import ipc_text
 from .results_chart import ResultsChart
@@ -166,8 +167,7 @@ class EvalResults:
             protocol = r.get("protocol", "fixed")
             if r.get("report") == "best-of-checks":
                 protocol += ", best of checks"
-            mean, std = r.get("mean"), r.get("std")
-            acc = f"{100 * mean:.2f} ± {100 * std:.2f}" if mean is not None else "-"
+            acc = accuracy_text(r, "±") if r.get("mean") is not None else "-"
             values = [
                 r.get("run_label", ""), ARCH_TITLES.get(r.get("arch"), r.get("arch")),
                 ipc_text(r.get("ipc")), source, selection, acc, str(r.get("n", "")),
