@@ -251,3 +251,12 @@ def test_one_network_shows_no_spread_and_counts_in_the_singular(capsys):
     assert accuracy_text(three) == "50.00 +- 1.23" and accuracy_text(three, "±") == "50.00 ± 1.23"
     table = _results_table([one, three])
     assert "+- 0.00" not in table and "50.00 (1 network)" in table and "50.00 +- 1.23" in table
+
+
+@pytest.mark.parametrize("quiet", [[], ["--quiet"]])
+def test_a_dataset_error_is_one_line(tmp_path, capsys, quiet):
+    rc = main(["run", "--dataset", f"npz:{tmp_path / 'missing.npz'}", "--runs-dir",
+               str(tmp_path / "runs"), *quiet])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "missing.npz" in err, err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

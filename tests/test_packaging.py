@@ -218,3 +218,20 @@ def test_ci_runs_exactly_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert first in [ln.strip() for ln in ci], (first, ci)
     assert ".[test,cluster]" in first  # CI runs the sweep tests on a local Ray too
+
+
+def test_no_display_is_one_line_naming_the_ways_out():
+    """Issue 31, item 5: Qt aborted the process (rc 134) with a message about xcb-cursor0."""
+    from gdd_studio.ui.app import display_missing
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Linux only")
+    assert display_missing({})
+    assert not display_missing({"DISPLAY": ":0"}) and not display_missing({"WAYLAND_DISPLAY": "w"})
+    assert not display_missing({"QT_QPA_PLATFORM": "offscreen"})
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "gdd_studio"], env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "gdd-studio-cli" in proc.stderr and "QT_QPA_PLATFORM=offscreen" in proc.stderr

@@ -79,3 +79,10 @@ def test_an_empty_chart_keeps_its_items_and_changes_only_its_text(qtbot):
     chart.clear_chart("no results yet")
     assert chart.drawn == [] and chart._empty in chart.item.items
     assert chart._empty.toPlainText() == "no results yet"
+
+
+def test_the_window_fits_a_1280_x_720_screen(window):
+    """Issue 31, item 10: the Evaluation tab's settings set a minimum of 1161 x 744, too
+    tall for a 1366 x 768 laptop once a taskbar and title bar are counted; they scroll now."""
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1280 and hint.height() <= 640, hint.toTuple()

@@ -67,3 +67,12 @@ def test_damaged_checkpoint_asks_and_goes_on_from_phase1(make_window, qtbot, tmp
     assert read_run_info(run.dir)["status"] == "finished"
     assert len(list(run.folder.checkpoints.glob("last.damaged-*.pt"))) == 1
     assert "going on from phase1.pt (step 6)" in run.folder.log.read_text()
+
+
+def test_a_corrupt_config_is_named_once(window, tmp_path):
+    """Issue 31, item 7: the message repeated the path ('PATH: PATH: config is not ...')."""
+    bad = tmp_path / "corrupt.json"
+    bad.write_text("{ not json")
+    window.setup_area.load_config_file(bad)
+    kind, text = window.last_message
+    assert kind == "error" and text.count(str(bad)) == 1 and "\n" not in text

@@ -16,6 +16,25 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143: stopped cleanly because SIGTERM asked
 
 
+def load_dataset_saying(cfg: Any, quiet: bool, after_s: float = 1.0) -> Any:
+    """``cfg``'s dataset, loaded; "loading dataset X" is said on stderr only when the load
+    takes longer than ``after_s`` (and not with ``quiet``), so that a dataset error is the
+    one line the user reads, not the second."""
+    import threading
+
+    from ..data import load_dataset
+
+    say = threading.Timer(
+        after_s, lambda: print(f"loading dataset {cfg.dataset}", file=sys.stderr, flush=True)
+    )
+    if not quiet:
+        say.start()
+    try:
+        return load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download)
+    finally:
+        say.cancel()
+
+
 class StopSignals:
     """Which stop signal ended the work, if any: ``exit_code`` is the status a stopped
     verb returns (130 after Ctrl-C, 143 after SIGTERM, as a shell reports them)."""

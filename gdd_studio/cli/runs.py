@@ -20,7 +20,7 @@ from ..config import (
     set_value,
 )
 from ..errors import GddError
-from .console import EXIT_OK, ConsoleReporter, stop_on_signals
+from .console import EXIT_OK, ConsoleReporter, load_dataset_saying, stop_on_signals
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
@@ -77,7 +77,6 @@ def _execute(run: Any, quiet: bool) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ..config import resolve_defaults, validate
-    from ..data import load_dataset
     from ..engine.run import Run
     from ..paths import runs_dir
 
@@ -89,8 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
     resolve_defaults(cfg)
     validate(cfg)  # before the (possibly slow) dataset load
-    print(f"loading dataset {cfg.dataset}", file=sys.stderr)
-    data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download)
+    data = load_dataset_saying(cfg, args.quiet)
     run = Run.create(cfg, Path(args.runs_dir) if args.runs_dir else runs_dir(), data)
     # The folder on stdout, alone, so that RUN=$(gdd-studio-cli run ...) captures it;
     # everything else (progress, log) goes to stderr.

@@ -5,13 +5,18 @@ its sweep.json records it."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from ..config import preset_config
 from ..errors import GddError
-from .console import EXIT_FAILED, EXIT_OK, ConsoleReporter, stop_on_signals
+from .console import (
+    EXIT_FAILED,
+    EXIT_OK,
+    ConsoleReporter,
+    load_dataset_saying,
+    stop_on_signals,
+)
 from .evaluate import _int_list
 from .executors import _check_executor_flags, _executor
 from .runs import build_config
@@ -72,7 +77,6 @@ def _evaluate_overrides(text: str) -> dict[str, Any]:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ..config import resolve_defaults, validate
-    from ..data import load_dataset
     from ..engine.events import RunControl
     from ..paths import runs_dir
     from ..sweep.sweep import Sweep, parse_axis
@@ -99,8 +103,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         validate(cfg)
         data = None
         if not any(k in ("dataset", "data_dir") for k, _ in axes):
-            print(f"loading dataset {cfg.dataset}", file=sys.stderr)
-            data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download)
+            data = load_dataset_saying(cfg, args.quiet)
         root = Path(args.runs_dir) if args.runs_dir else runs_dir()
         sweep = Sweep.create(
             cfg, axes, root, args.ablation, evaluate, data, share_phase1=not args.own_phase1

@@ -31,7 +31,27 @@ def seconds_since_start() -> float:
         return time.monotonic() - _IMPORTED
 
 
+NO_DISPLAY = (
+    "gdd-studio: no display found (DISPLAY and WAYLAND_DISPLAY are unset): run the same "
+    "work headless with gdd-studio-cli, or set QT_QPA_PLATFORM=offscreen"
+)
+
+
+def display_missing(environ: dict[str, str] | None = None) -> bool:
+    """On Linux and the BSDs, whether Qt would find no display to open the window on (it
+    aborts the process then, with a message about xcb plugins); elsewhere never."""
+    env = os.environ if environ is None else environ
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return False
+    if env.get("QT_QPA_PLATFORM"):  # offscreen, vnc, eglfs, wayland, xcb: the user chose
+        return False
+    return not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: list[str] | None = None) -> int:
+    if display_missing():
+        print(NO_DISPLAY, file=sys.stderr)
+        return 2
     import pyqtgraph as pg
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication

@@ -21,10 +21,12 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -114,7 +116,15 @@ class EvalPanel(EvalSettingsForm, EvalResults, EvalExports, QWidget):
         lv.addStretch(1)
 
         lv.addWidget(self._build_exports())
-        outer.addWidget(left)
+        # The settings scroll when the window is short (a 1366 x 768 laptop, a 1280 x 720
+        # screen), as the set-up does, rather than setting the window's minimum height.
+        scroll = QScrollArea(widgetResizable=True, objectName="evalSettingsScroll")
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(left)
+        scroll.setMinimumWidth(left.minimumWidth() + 12)
+        scroll.setMaximumWidth(left.maximumWidth() + 12)
+        outer.addWidget(scroll)
         right, split = self._build_results()
         outer.addWidget(right)
         outer.setStretchFactor(1, 1)

@@ -170,4 +170,6 @@ class SetupArea(QWidget):
             self.setup.set_config(RunConfig.load(path))
             self.said.emit(f"Config loaded from {path}")
         except (GddError, OSError, ValueError) as exc:
-            self._message("error", "Cannot load the config", f"{path}: {exc}")
+            text = str(exc)  # named once: most messages name the file already
+            self._message("error", "Cannot load the config", text if str(path) in text
+                          else f"{path}: {text}")  # fmt: skip
