@@ -275,6 +275,9 @@ def test_ipc_larger_than_a_class_fails_with_one_message(tiny_dataset, tmp_path):
             {"pool_acc"},
         ),
         ({"distill__pool": ["resnet18bn", "alexnet", "vgg11"]}, {"match", "pool_acc"}, set()),
+        ({"distill__dm_weight": 0.5}, {"match", "g_dm"}, set()),
+        ({"distill__dm_weight": 0.5, "distill__loss": "none"}, {"g_dm"}, {"match", "pool_acc"}),
+        ({}, {"match"}, {"g_dm"}),
     ],
 )
 def test_phase2_options(tiny_dataset, tmp_path, changes, present, absent):

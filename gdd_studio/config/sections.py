@@ -101,6 +101,11 @@ class DistillConfig:
     discriminator: str = "trained"  # keep training D after each G step, or "frozen"
     augment: bool = True  # same DSA augmentation on real and synthetic before the pool model
     pool_bn: str = "eval"  # the pool net's BatchNorm while matching: "eval" [ours] | "train" [DiM]
+    # [ours, issue 28] Weight of distribution matching of the draws beside the matching
+    # loss: each G step, a fresh random ConvNet-3 embeds the real batch and the draws, and
+    # G is moved so that each class's mean embeddings meet (DM's loss on the generator).
+    # 0 = off (the paper's phase 2).
+    dm_weight: float = 0.0
 
 
 @dataclass

@@ -60,6 +60,10 @@ def validate(cfg: RunConfig) -> None:
     _choice("distill.pool_bn", d.pool_bn, POOL_BN_MODES)
     if not d.mse_weight >= 0:
         raise ConfigError(f"distill.mse_weight must be 0 or more, got {d.mse_weight}")
+    if not 0 <= d.dm_weight < float("inf"):
+        raise ConfigError(
+            f"distill.dm_weight must be 0 (off) or a finite weight, got {d.dm_weight}"
+        )
     _choice("distill.tau_mode", d.tau_mode, TAU_MODES)
     _choice("distill.pool_mode", d.pool_mode, POOL_MODES)
     _choice("distill.discriminator", d.discriminator, DISCRIMINATOR_MODES)

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 METRIC_COLUMNS = [
     "g_loss", "g_adv", "g_cls", "match", "d_loss", "wasserstein", "gp", "d_cls",
-    "pool_loss", "pool_acc", "dm_loss",
+    "pool_loss", "pool_acc", "dm_loss", "g_dm",
 ]  # fmt: skip
 
 

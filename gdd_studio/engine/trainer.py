@@ -296,6 +296,33 @@ class Trainer:
             return skd_loss(real_logits, syn_logits, dc.tau, dc.standardize, dc.tau_mode)
         return mse_loss(real_logits, syn_logits)
 
+    def draws_dm_loss(self, real01: Tensor, fake: Tensor, y: Tensor) -> Tensor:
+        """Distribution matching of the draws [ours, issue 28]: a freshly initialised
+        ConvNet-3 of the pool's width (its initialisation seeded by the step, so a resumed
+        run draws the same one and no random stream moves) embeds the real batch and the
+        draws through one siamese augmentation; the loss sums, over the batch's classes,
+        the squared distance between the real and the synthetic mean embedding (DM's loss,
+        Zhao & Bilen 2023, moving G instead of a set's pixels)."""
+        dc, d = self.cfg.distill, self.data
+        net = _build_seeded(
+            self.cfg.seed * 1_000_003 + self.step,
+            lambda: build_classifier("convnet3", d.channels, d.num_classes, d.image_size,
+                                     dc.pool_width),
+        ).to(self.device)  # fmt: skip
+        net.requires_grad_(False)
+        both = self.normalize(torch.cat([real01, (fake + 1) / 2]))
+        if dc.augment:
+            both = self.dsa(both, self.rng["aug"], siamese_groups=2)
+        # The pool's precision (the GAN's when there is no pool: loss "none"); the embedder
+        # is new every step, so it runs eagerly whatever the part's compilation.
+        with self.runtime.get("pool", self.runtime["gan"]).autocast():
+            real_e, fake_e = net.embed(both).float().chunk(2)
+        loss = torch.zeros((), device=self.device)
+        for k in torch.unique(y):
+            member = y == k
+            loss = loss + ((real_e[member].mean(0) - fake_e[member].mean(0)) ** 2).sum()
+        return loss
+
     def phase2_step(self) -> dict[str, Tensor]:
         dc = self.cfg.distill
         out: dict[str, Tensor] = {}
@@ -315,6 +342,10 @@ class Trainer:
             weight = dc.lam * dc.tau**2 if dc.loss == "skd" else dc.mse_weight  # [DiM] 0.01
             g_loss = g_loss + weight * match
             out["match"] = match
+        if dc.dm_weight > 0:
+            g_dm = self.draws_dm_loss(real01, fake, y)
+            g_loss = g_loss + dc.dm_weight * g_dm
+            out["g_dm"] = g_dm
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()

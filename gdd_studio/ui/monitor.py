@@ -39,6 +39,7 @@ LOSS_TITLES = {  # legend labels, short so that several fit on a row under the p
     "pool_acc": "pool accuracy",
     "g_loss": "G total",
     "dm_loss": "DM (set)",
+    "g_dm": "DM (draws)",
 }
 _PENS = [
     "#3b6fb6", "#e08a2c", "#5aa055", "#b5497a", "#9a9a9a", "#6a51a3", "#2aa3a3", "#c4a000",

@@ -117,6 +117,7 @@ class AdvancedSettings:
                 spin(0, 10**7, "distillStepsSpin", "0 = one full pass", "full pass"),
             ),
             ("distill.mse_weight", "MSE weight", self._mse_weight_box()),
+            ("distill.dm_weight", "DM of the draws", self._dm_weight_box()),
             ("distill.pool_mode", "Pool mode", combo("poolModeCombo", POOL_MODES)),
             (
                 "distill.pool_bn",
@@ -232,6 +233,17 @@ class AdvancedSettings:
         box.setToolTip(
             "weight of DiM's MSE matching term (matching loss 'mse' only), independent of "
             "lambda; DiM's is 0.01"
+        )
+        return box
+
+    @staticmethod
+    def _dm_weight_box() -> SciSpinBox:
+        box = SciSpinBox(0.0, 1e6)
+        box.setObjectName("dmWeightSpin")
+        box.setToolTip(
+            "weight of distribution matching of the draws beside SKD (ours): each generator "
+            "step a fresh random ConvNet-3 embeds real images and draws, and the generator "
+            "moves so that each class's mean embeddings meet; 0 = off (the paper's phase 2)"
         )
         return box
 
