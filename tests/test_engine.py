@@ -311,3 +311,22 @@ def test_colour_32px_dataset(tmp_path):
     run = Run.create(tiny_config("npz:" + str(path)), tmp_path / "runs")
     assert run.execute() == "finished"
     assert np.load(run.distilled_path(2))["images"].shape == (6, 32, 32, 3)
+
+
+def test_dm_of_the_draws_resumes_to_the_uninterrupted_generator(tiny_dataset, tmp_path):
+    """distill.dm_weight: its embedder is seeded by the step, its augmentation comes from
+    the checkpointed stream, so a stop in phase 2 resumes bit-exact."""
+    whole = Run.create(tiny_config(tiny_dataset, distill__dm_weight=0.5), tmp_path / "a")
+    assert whole.execute() == "finished"
+    control = RunControl()
+
+    def stop_in_phase2(e):
+        if isinstance(e, Progress) and e.phase == 2 and e.step == 8:
+            control.stop()
+
+    run = Run.create(tiny_config(tiny_dataset, distill__dm_weight=0.5), tmp_path / "b")
+    assert run.execute(stop_in_phase2, control) == "stopped"
+    assert Run.open(run.dir).execute() == "finished"
+    _assert_same_generator(whole, run)
+    g_dm = [r["g_dm"] for r in csv.DictReader(open(run.metrics_path)) if r["phase"] == "2"]
+    assert g_dm and all(float(v) > 0 for v in g_dm)
