@@ -6,7 +6,7 @@
 # Usage: bench/lever_dm_draws.sh [SEED] [RUNS_DIR]   (needs the full Fashion-MNIST IDX files)
 set -euo pipefail
 seed=${1:-11}
-runs=${2:-bench_runs/runs}
+runs=${2:-bench/out/runs}
 cd "$(dirname "$0")/.."
 /usr/bin/time -v gdd-studio-cli sweep --dataset fashion-mnist --preset cpu --ipc 10 --seed "$seed" \
   --runs-dir "$runs" \
