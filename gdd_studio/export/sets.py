@@ -134,7 +134,8 @@ def _not_written_by(folder: Path, fmt: str) -> list[str]:
 @contextmanager
 def _writing(out: Path):
     """A write the file system refuses (read-only, no permission) as one line naming the
-    path the user gave; a full disk is already a DiskFullError."""
+    path the user gave; a full disk as a DiskFullError naming its folder, as storage's
+    own writes say it (the folder exports write through tempfile, not storage)."""
     try:
         yield
     except OSError as exc:

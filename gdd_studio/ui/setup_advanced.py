@@ -227,25 +227,29 @@ class AdvancedSettings:
 
     # ---- building helpers ----
     @staticmethod
-    def _mse_weight_box() -> SciSpinBox:
+    def _weight_box(name: str, tip: str) -> SciSpinBox:
+        """A loss term's weight, 0 or more, in scientific notation."""
         box = SciSpinBox(0.0, 1e6)
-        box.setObjectName("mseWeightSpin")
-        box.setToolTip(
-            "weight of DiM's MSE matching term (matching loss 'mse' only), independent of "
-            "lambda; DiM's is 0.01"
-        )
+        box.setObjectName(name)
+        box.setToolTip(tip)
         return box
 
-    @staticmethod
-    def _dm_weight_box() -> SciSpinBox:
-        box = SciSpinBox(0.0, 1e6)
-        box.setObjectName("dmWeightSpin")
-        box.setToolTip(
+    @classmethod
+    def _mse_weight_box(cls) -> SciSpinBox:
+        return cls._weight_box(
+            "mseWeightSpin",
+            "weight of DiM's MSE matching term (matching loss 'mse' only), independent of "
+            "lambda; DiM's is 0.01",
+        )
+
+    @classmethod
+    def _dm_weight_box(cls) -> SciSpinBox:
+        return cls._weight_box(
+            "dmWeightSpin",
             "weight of distribution matching of the draws beside SKD (ours): each generator "
             "step a fresh random ConvNet-3 embeds real images and draws, and the generator "
-            "moves so that each class's mean embeddings meet; 0 = off (the paper's phase 2)"
+            "moves so that each class's mean embeddings meet; 0 = off (the paper's phase 2)",
         )
-        return box
 
     def _browse_data_dir(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Data folder", self.data_dir.text())
