@@ -260,3 +260,26 @@ def test_a_dataset_error_is_one_line(tmp_path, capsys, quiet):
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "missing.npz" in err, err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+# ---- bounds before any folder is made ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--set", "seed=99999999999999999999"], "seed must be a whole number from 0"),
+        (["--set", "sampling.candidates=1000000000"], "sampling.candidates must be at most"),
+        (["--set", "model.width=100000"], "model.width must be at most"),
+        (["--tau", "inf"], "tau must lie in 0.01 to 100"),
+        (["--tau", "1e-320"], "tau must lie in 0.01 to 100"),
+    ],
+)
+def test_settings_past_their_bounds_are_refused_before_a_folder(tmp_path, capsys, flags, words):
+    """Issue 31: these made a run folder, then overflowed or asked for hundreds of GB, or
+    failed later with advice about the learning rate."""
+    runs = tmp_path / "runs"
+    rc = main(["run", "--preset", "smoke", "--runs-dir", str(runs), *flags])
+    err = capsys.readouterr().err
+    assert rc == 2 and words in err and err.count("\n") == 1, err
+    assert not runs.exists() or not any(runs.iterdir())

@@ -54,6 +54,22 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"IPC must be at least 1 image per class, got {cfg.ipc}")
     if not d.tau > 0:
         raise ConfigError(f"tau must be greater than 0, got {d.tau}")
+    if not TAU_RANGE[0] <= d.tau <= TAU_RANGE[1]:
+        raise ConfigError(
+            f"tau must lie in {TAU_RANGE[0]:g} to {TAU_RANGE[1]:g}, got {d.tau:g}: a smaller "
+            "one makes the standardized logits overflow, a larger one makes every class "
+            "distribution flat (the paper uses 1 to 4)"
+        )
+    if not 0 <= cfg.seed < SEED_LIMIT:
+        raise ConfigError(
+            f"seed must be a whole number from 0 to {SEED_LIMIT - 1}, got {cfg.seed} (it is "
+            "mixed into the 64-bit seeds of every random stream)"
+        )
+    _at_most(
+        ("model.width", m.width, WIDTH_LIMIT),
+        ("distill.pool_width", d.pool_width, WIDTH_LIMIT),
+        ("model.nz", m.nz, NZ_LIMIT),
+    )
     if d.lam is not None and not d.lam >= 0:
         raise ConfigError(f"lambda must be 0 or more, got {d.lam}")
     _choice("distill.loss", d.loss, LOSSES)
@@ -127,6 +143,7 @@ def validate_refine(r: RefineConfig) -> None:
         ("refine.real_per_class", r.real_per_class),
         ("refine.width", r.width),
     )
+    _at_most(("refine.width", r.width, WIDTH_LIMIT))
     if r.later_iterations is not None:
         _at_least_one(("refine.later_iterations", r.later_iterations))
     if not r.lr > 0:
@@ -159,6 +176,7 @@ def validate_evaluation(e: EvalConfig) -> None:
     )
     if e.width is not None and e.width < 1:
         raise ConfigError(f"evaluation.width must be at least 1 (or null), got {e.width}")
+    _at_most(("evaluation.width", e.width, WIDTH_LIMIT))
     if not e.lr > 0:
         raise ConfigError(f"evaluation.lr must be greater than 0, got {e.lr}")
     for ipc in e.ipcs:
@@ -198,6 +216,30 @@ def validate_sampling(s: SamplingConfig) -> None:
         ("sampling.observer_width", s.observer_width),
         ("sampling.observer_epochs", s.observer_epochs),
     )
+    _at_most(
+        ("sampling.candidates", s.candidates, CANDIDATES_LIMIT),
+        ("sampling.observer_width", s.observer_width, WIDTH_LIMIT),
+    )
+
+
+# Bounds checked before any folder is made: a value past them asks for memory no machine
+# has (a width of 100,000 is hundreds of GB of weights; a billion candidates a draw) or for
+# arithmetic that overflows, and would fail only later, in the middle of a run.
+TAU_RANGE = (0.01, 100.0)
+SEED_LIMIT = 2**32
+WIDTH_LIMIT = 2048  # the paper's generator is 196 wide, the evaluation networks 128
+NZ_LIMIT = 4096
+CANDIDATES_LIMIT = 10_000  # draws herding looks at for each image it keeps
+
+
+def _at_most(*settings: tuple[str, int | None, int]) -> None:
+    """Each (key, value, limit) at most its limit (None: not set), or one message."""
+    for key, value, limit in settings:
+        if value is not None and value > limit:
+            raise ConfigError(
+                f"{key} must be at most {limit:,}, got {value:,}: more would need memory no "
+                "machine has"
+            )
 
 
 def _at_least_one(*settings: tuple[str, int]) -> None:
