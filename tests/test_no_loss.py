@@ -131,7 +131,9 @@ def _all_rows(run_dir: Path) -> list[tuple]:
 def test_rows_of_another_protocol_are_moved_aside_whole(run_copy):
     """The audit: evaluated with 5 epochs, then with 1 at the same IPC; the old distilled
     row was in neither file."""
-    Evaluation(run_copy, _settings(5)).execute()
+    said = []
+    Evaluation(run_copy, _settings(5)).execute(lambda e: said.append(getattr(e, "message", "")))
+    assert any("networks of width 8, not the literature's" in line for line in said)
     old = {(r["source"], r["ipc"], r["epochs"]) for r in load_results(run_copy)["results"]}
     assert {s for s, _, _ in old} == {"distilled", "gan-only", "random-real"}
     Evaluation(run_copy, _settings(1)).execute()
@@ -283,3 +285,13 @@ def test_settings_past_their_bounds_are_refused_before_a_folder(tmp_path, capsys
     err = capsys.readouterr().err
     assert rc == 2 and words in err and err.count("\n") == 1, err
     assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_a_narrowed_evaluation_names_its_width(capsys):
+    """Issue 31, item 8: a smoke run evaluates at width 16, and nothing said so."""
+    from gdd_studio.cli.evaluate import _results_table
+
+    row = {"arch": "convnet3", "ipc": 1, "source": "distilled", "mean": 0.5, "std": 0.01,
+           "n": 2, "width": 16}  # fmt: skip
+    assert "networks of width 16, not the literature's" in _results_table([row])
+    assert "width" not in _results_table([{**row, "width": None}]).splitlines()[-1]

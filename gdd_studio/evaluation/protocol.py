@@ -272,6 +272,7 @@ class Evaluation:
         self._log(
             f"evaluating {len(plan)} rows, {total} networks on {self.device}: "
             f"{s.epochs} epochs, {s.protocol} protocol, {s.report} accuracy"
+            + ("" if s.width is None else f", networks of width {s.width}, not the literature's")
         )
         generators = {
             source: load_run_generator(self.run, source)

@@ -167,6 +167,8 @@ class EvalResults:
             protocol = r.get("protocol", "fixed")
             if r.get("report") == "best-of-checks":
                 protocol += ", best of checks"
+            if r.get("width") is not None:  # narrowed, not the literature's network
+                protocol += f", width {r['width']}"
             acc = accuracy_text(r, "±") if r.get("mean") is not None else "-"
             values = [
                 r.get("run_label", ""), ARCH_TITLES.get(r.get("arch"), r.get("arch")),
