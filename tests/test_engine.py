@@ -21,7 +21,7 @@ from gdd_studio.engine.events import (
     StateChanged,
     StepMetrics,
 )
-from gdd_studio.engine.run import Run, load_checkpoint, read_run_info
+from gdd_studio.engine.run import Run, _RateClock, load_checkpoint, read_run_info
 from gdd_studio.errors import CheckpointError, ConfigError
 from tests.helpers import tiny_config, write_tiny_npz
 
@@ -64,7 +64,10 @@ def test_run_end_to_end_events_and_folder(tiny_dataset, tmp_path):
     assert phases == [1, 2, 3]
     progress = [e for e in events if isinstance(e, Progress)]
     assert progress[-1].step == progress[-1].total_steps == TOTAL
-    assert all(p.rate > 0 for p in progress) and progress[-1].eta_s == 0
+    # 'estimating' (no rate, no ETA) while warm-up steps pass, a rate ever after.
+    known = 2 * _RateClock.WARMUP_STEPS - 1
+    assert all(p.rate == 0 and p.eta_s is None for p in progress[:known])
+    assert all(p.rate > 0 for p in progress[known:]) and progress[-1].eta_s == 0
     grids = [e for e in events if isinstance(e, GridImage)]
     assert grids[0].step == 0 and grids[0].image.dtype == np.uint8
     assert grids[0].image.shape[0] > 3 * 28  # one row per class
@@ -330,3 +333,27 @@ def test_dm_of_the_draws_resumes_to_the_uninterrupted_generator(tiny_dataset, tm
     _assert_same_generator(whole, run)
     g_dm = [r["g_dm"] for r in csv.DictReader(open(run.metrics_path)) if r["phase"] == "2"]
     assert g_dm and all(float(v) > 0 for v in g_dm)
+
+
+def test_the_run_eta_says_estimating_until_warm_up_and_compilation_are_behind(monkeypatch):
+    """Issue 30: a compiled run's first line read 'ETA 199:06:54': the first step's
+    compilation was taken as the rate."""
+    from gdd_studio.engine import run as run_module
+    from gdd_studio.engine.events import fmt_eta
+
+    now = [0.0]
+    monkeypatch.setattr(run_module.time, "perf_counter", lambda: now[0])
+    clock = run_module._RateClock()
+    total, rates = 1000, []
+    for seconds in [100.0] + [1.0] * 20 + [60.0] + [1.0] * 5:
+        now[0] += seconds  # step 1 compiles; step 22 starts a phase that compiles again
+        clock.tick()
+        rates.append(clock.rate())
+    warm = run_module._RateClock.WARMUP_STEPS
+    known = 2 * warm - 1  # warm-up untimed, then WARMUP_STEPS timed ones
+    assert rates[:known] == [0.0] * known
+    assert all(r == pytest.approx(1.0) for r in rates[known:])  # the 60 s step skipped
+    assert fmt_eta(None) == "estimating"
+    # The first ETA shown is within 10 times the time the whole run takes.
+    first_eta = (total - known - 1) / rates[known]
+    assert first_eta <= 10 * (100 + total)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..engine.events import fmt_duration
+from ..engine.events import fmt_duration, fmt_eta
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143: stopped cleanly because SIGTERM asked
@@ -122,7 +122,7 @@ class ConsoleReporter:
         if not self._due(p.step == p.total_steps):
             return
         frac = p.step / max(1, p.total_steps)
-        eta = fmt_duration(p.eta_s)
+        eta = fmt_eta(p.eta_s)  # 'estimating' until warm-up and compilation are behind
         self._bar(
             frac,
             f"phase {p.phase} step {p.step}/{p.total_steps} {100 * frac:5.1f}% "
@@ -132,8 +132,6 @@ class ConsoleReporter:
     def _eval_progress(self, p: Any) -> None:
         if not self._due(p.index == p.total and p.epoch == p.epochs):
             return
-        from ..evaluation.eta import fmt_eta
-
         frac = (p.index - 1 + p.epoch / p.epochs) / p.total
         eta = fmt_eta(p.eta_s)  # 'estimating' until the evaluation has a rate
         budget = "all" if p.ipc is None else f"IPC {p.ipc}"

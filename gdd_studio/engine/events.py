@@ -27,6 +27,11 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
+def fmt_eta(seconds: float | None) -> str:
+    """'01:23', or 'estimating' while no rate is known yet (warm-up, compilation)."""
+    return "estimating" if seconds is None else fmt_duration(seconds)
+
+
 def fmt_elapsed(seconds: float) -> str:
     """A finished job's time in words: '4.2 s', '13.3 min' or '2.1 h' (never '0.0 min')."""
     if seconds < 90:

@@ -19,17 +19,12 @@ import math
 import time
 from collections.abc import Sequence
 
-from ..engine.events import fmt_duration
+from ..engine.events import fmt_eta
 
 MIN_TIMED_S = 1.0  # training timed before the first estimate (a rate from one batch jumps)
 # Until a test pass is timed, a test batch is taken for this share of a training batch
 # (a forward pass, without DSA or the backward pass).
 TEST_BATCH_SHARE = 1 / 3
-
-
-def fmt_eta(seconds: float | None) -> str:
-    """'01:23', or 'estimating' while no rate is known yet."""
-    return "estimating" if seconds is None else fmt_duration(seconds)
 
 
 class EvalEta:

@@ -28,6 +28,7 @@ from ..engine.events import (
     StateChanged,
     StepMetrics,
     fmt_duration,
+    fmt_eta,
 )
 from ..rundir.folder import RunFolder, read_run_info
 from ..rundir.records import LogReader, MetricsReader, RunSummary, list_grids, read_classes
@@ -279,7 +280,7 @@ class TrainingModel:
             f"<b>Phase {p.phase}: {PHASE_NAMES.get(p.phase, '')}</b>"
             f"{' (paused)' if paused else ''} &nbsp; step {p.step:,} / {p.total_steps:,}"
             f" (phase {p.phase_step:,} / {p.phase_total:,}) &nbsp; {p.rate:.2f} steps/s"
-            f" &nbsp; ETA {fmt_duration(p.eta_s)} &nbsp; elapsed {fmt_duration(p.elapsed_s)}"
+            f" &nbsp; ETA {fmt_eta(p.eta_s)} &nbsp; elapsed {fmt_duration(p.elapsed_s)}"
             f" &nbsp; {memory}"
         )
 
