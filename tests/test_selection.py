@@ -309,3 +309,28 @@ def test_the_viewer_says_which_image_is_a_draw_and_which_a_real_one(qtbot):
     v.show_candidates.setChecked(True)
     assert v.describe(0).startswith("zero: rejected; a generator draw")
     assert "real training image #417" in v.describe(1) and "kept" in v.describe(1)
+
+
+def test_the_observer_says_how_far_its_training_is(monkeypatch):
+    """Issue 31, item 4: minutes of silence after 'training the selection observer'."""
+    from gdd_studio.engine import selection
+    from gdd_studio.models.fit import train_classifier
+
+    now = [0.0]
+    monkeypatch.setattr(selection.time, "perf_counter", lambda: now[0])
+    said = []
+    progress = selection._ProgressLines(said.append, "selection observer", every_s=15.0)
+    for done in range(1, 101):  # 100 batches: 30 s of warm-up first, then 1 s each
+        now[0] += 30.0 if done == 1 else 1.0
+        progress(done, 100)
+    assert said[0] == ("selection observer: 1 % trained (1 of 100 batches), estimating the "
+                       "time left")  # fmt: skip
+    assert "16 % trained (16 of 100 batches), about 01:24 left" in said[1]
+    assert len(said) == 7  # one line every 15 s, none at the end (the result line follows)
+
+    seen = []
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    x, y = torch.randn(10, 1, 2, 2), torch.tensor([0, 1] * 5)
+    train_classifier(net, x, y, 2, torch.Generator().manual_seed(0), batch_size=4,
+                     on_batch=lambda d, t: seen.append((d, t)))  # fmt: skip
+    assert seen == [(d, 6) for d in range(1, 7)]

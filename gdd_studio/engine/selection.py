@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,7 @@ from ..models.gan import Generator
 from ..models.nets import ConvNet3, build_classifier
 from ..models.runtime import forward_flops, resolve, work_tflop
 from ..rundir.folder import RunFolder
+from .events import fmt_duration
 from .sampling import sample_images
 
 OBSERVER_FORMAT = 1
@@ -135,6 +137,33 @@ def observer_path(run_dir: Path, s: SamplingConfig) -> Path:
     return RunFolder(run_dir).selection / f"observer-w{s.observer_width}-e{s.observer_epochs}.pt"
 
 
+class _ProgressLines:
+    """``on_batch`` for a long training: a log line every ``every_s`` seconds with the
+    share done and the time left, timed from the batches after the first few (warm-up
+    and compilation are not the rate); "estimating" until then."""
+
+    WARMUP_BATCHES = 3
+
+    def __init__(self, log: Callable[[str], None], what: str, every_s: float = 15.0) -> None:
+        self.log, self.what, self.every_s = log, what, every_s
+        self._start = self._said = time.perf_counter()
+        self._timed_from: tuple[float, int] | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if self._timed_from is None and done >= self.WARMUP_BATCHES:
+            self._timed_from = (now, done)
+        if now - self._said < self.every_s or done >= total:
+            return
+        self._said = now
+        left = "estimating the time left"
+        if self._timed_from is not None and done > self._timed_from[1]:
+            t0, d0 = self._timed_from
+            left = f"about {fmt_duration((now - t0) / (done - d0) * (total - done))} left"
+        self.log(f"{self.what}: {100 * done / total:.0f} % trained ({done:,} of {total:,} "
+                 f"batches), {left}")  # fmt: skip
+
+
 def train_observer(
     data: ImageDataset,
     s: SamplingConfig,
@@ -171,7 +200,7 @@ def train_observer(
     )
     done = train_classifier(
         net, x, y, s.observer_epochs, rng, batch_size=batch, augment=DSA(strategy),
-        should_stop=should_stop, runtime=rt,
+        should_stop=should_stop, runtime=rt, on_batch=_ProgressLines(log, "selection observer"),
     )  # fmt: skip
     if not done:
         return None

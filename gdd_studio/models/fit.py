@@ -40,17 +40,20 @@ def train_classifier(
     on_epoch: Callable[[int], None] | None = None,
     refresh: Callable[[int], Tensor] | None = None,
     runtime: Runtime = FP32_EAGER,
+    on_batch: Callable[[int, int], None] | None = None,
 ) -> bool:
     """SGD with cross-entropy over ``epochs`` passes; lr x 0.1 at half time (DC/DSA protocol).
 
     ``refresh(epoch)``, when given, replaces the images at the start of every epoch (DiM's
     on-the-fly protocol: new samples from the generator, same labels). ``runtime`` says
-    whether the network runs compiled and under bf16 autocast. Returns False when
+    whether the network runs compiled and under bf16 autocast. ``on_batch(done, total)``
+    hears of every batch trained (for progress over long epochs). Returns False when
     ``should_stop`` cut the training short.
     """
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     forward = runtime.wrap(net)
     n = len(images)
+    total, done = epochs * -(-n // batch_size), 0
     net.train()
     for epoch in range(epochs):
         if decay_at_half and epoch == epochs // 2 and epochs > 1:
@@ -71,6 +74,9 @@ def train_classifier(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            done += 1
+            if on_batch is not None:
+                on_batch(done, total)
         if on_epoch is not None:
             on_epoch(epoch + 1)
         if should_stop is not None and should_stop():
