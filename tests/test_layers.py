@@ -108,3 +108,52 @@ def test_only_the_ui_imports_qt():
     edges = import_edges(QT)
     assert ("gdd_studio.ui.main_window", "PySide6.QtWidgets") in edges  # the checker sees them
     assert [e for e in edges if not e[0].startswith("gdd_studio.ui")] == []
+
+
+def module_cycles(edges: list[tuple[str, str]]) -> list[list[str]]:
+    """Groups of modules (files, not packages) that import each other round a circle, any
+    import counted (also inside functions and under TYPE_CHECKING): each one a tangle to
+    read through (issue 30 found four two-file circles)."""
+    modules = {_module_name(p) for p in ROOT.rglob("*.py") if p.name != "__init__.py"}
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for a, b in edges:
+        if a in modules and b in modules and a != b:
+            graph[a].add(b)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                out.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(out)
+
+
+def test_the_cycle_finder_sees_a_circle():
+    a, b = "gdd_studio.cli.parser", "gdd_studio.cli.sweeps"
+    assert module_cycles([(a, b), (b, a)]) == [[a, b]]
+    assert module_cycles([(a, b)]) == []
+
+
+def test_no_two_modules_import_each_other():
+    assert module_cycles(import_edges()) == []

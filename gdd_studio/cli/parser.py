@@ -14,7 +14,7 @@ from .evaluate import cmd_evaluate
 from .executors import _executor_flags
 from .outputs import cmd_chart, cmd_export
 from .runs import cmd_datasets, cmd_presets, cmd_resume, cmd_run
-from .sweeps import _BASE_ACTIONS, cmd_sweep
+from .sweeps import cmd_sweep
 
 
 def _selection_flags(parser: argparse.ArgumentParser) -> None:
@@ -152,11 +152,9 @@ def make_parser() -> argparse.ArgumentParser:
         "sweep", help="many runs from one base config: --axis KEY=V1,V2 or --ablation"
     )
     # Every flag of `run` sets the base config, exactly as for one run.
-    _BASE_ACTIONS.clear()
-    for action in run._actions:
-        if action.dest not in ("help", "print_config", "quiet"):
-            sw._add_action(action)
-            _BASE_ACTIONS.append(action)
+    base_actions = [a for a in run._actions if a.dest not in ("help", "print_config", "quiet")]
+    for action in base_actions:
+        sw._add_action(action)
     sw.add_argument(
         "--axis", action="append", metavar="KEY=V1,V2,...",
         help="a setting to vary, e.g. distill.tau=1,2,4 (repeatable: the grid product)",
@@ -178,7 +176,10 @@ def make_parser() -> argparse.ArgumentParser:
     _executor_flags(sw)
     sw.add_argument("--resume", metavar="SWEEP_DIR", help="continue what is unfinished")
     sw.add_argument("--quiet", action="store_true", help="only the progress bar and errors")
-    sw.set_defaults(func=cmd_sweep)
+    # What `sweep` reads of the other verbs travels with its arguments, so that the verb's
+    # module never imports this one: the base flags (--resume refuses them) and evaluate's
+    # flags (--evaluate parses them).
+    sw.set_defaults(func=cmd_sweep, base_actions=base_actions, evaluate_parser=ev)
 
     ex = sub.add_parser("export", help="write the distilled set or the generator")
     ex.add_argument("run_dir")

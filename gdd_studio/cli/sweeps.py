@@ -21,22 +21,18 @@ from .evaluate import _int_list
 from .executors import _check_executor_flags, _executor
 from .runs import build_config
 
-# The flags of `run` that a sweep takes for its base config (make_parser fills it).
-_BASE_ACTIONS: list[argparse.Action] = []
 
-
-def _evaluate_overrides(text: str) -> dict[str, Any]:
-    """``--evaluate "--ipc 1,10 --archs convnet3 ..."``: evaluate's own flags, as the
-    EvalConfig fields (and device, sampling) they set, checked now."""
+def _evaluate_overrides(text: str, template: argparse.ArgumentParser) -> dict[str, Any]:
+    """``--evaluate "--ipc 1,10 --archs convnet3 ..."``: evaluate's own flags (those of
+    ``template``, the evaluate verb's parser), as the EvalConfig fields (and device,
+    sampling) they set, checked now."""
     import copy
     import shlex
     from dataclasses import asdict
 
     from ..config import EvalConfig, validate_evaluation
-    from .parser import make_parser  # the parser imports this module
 
     parser = argparse.ArgumentParser(prog="--evaluate", add_help=False, exit_on_error=False)
-    template = make_parser()._subparsers._group_actions[0].choices["evaluate"]
     for action in template._actions:
         if action.dest not in ("help", "run_dir", "quiet", "executor", "workers", "address"):
             parser._add_action(copy.copy(action))
@@ -83,7 +79,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     _check_executor_flags(args)
     if args.resume:
-        base = [f"--{a.dest.replace('_', '-')}" for a in _BASE_ACTIONS
+        base = [f"--{a.dest.replace('_', '-')}" for a in args.base_actions
                 if getattr(args, a.dest) not in (None, False, [])]  # fmt: skip
         extra = base + ["--axis"] * bool(args.axis) + ["--ablation"] * args.ablation
         extra += ["--evaluate"] * bool(args.evaluate)
@@ -98,7 +94,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         axes = [parse_axis(a) for a in args.axis or []]
         if not axes and not args.ablation:
             raise GddError("a sweep needs --axis KEY=V1,V2,... or --ablation")
-        evaluate = _evaluate_overrides(args.evaluate) if args.evaluate is not None else None
+        evaluate = (
+            _evaluate_overrides(args.evaluate, args.evaluate_parser)
+            if args.evaluate is not None
+            else None
+        )
         resolve_defaults(cfg)
         validate(cfg)
         data = None

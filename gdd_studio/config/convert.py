@@ -10,13 +10,15 @@ import dataclasses
 import json
 import types
 import typing
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import ConfigError
 from .versions import upgrade_config_dict
 
-if TYPE_CHECKING:
-    from .sections import RunConfig
+# What set_value and merge_dict change: a RunConfig, or any tree of dataclasses like it
+# (they read its type hints, not its class; sections.py, which defines RunConfig, builds on
+# this module, so this one does not name it).
+ConfigTree = Any
 
 
 def _build(cls: type, data: Any, where: str) -> Any:
@@ -107,7 +109,7 @@ def _field_type(root: type, dotted: str) -> tuple[Any, list[str]]:
     return cls, parts
 
 
-def set_value(cfg: RunConfig, key: str, raw: Any) -> None:
+def set_value(cfg: ConfigTree, key: str, raw: Any) -> None:
     """Set a dotted key (``distill.tau``) from a command-line string or a JSON value."""
     tp, parts = _field_type(type(cfg), key)
     if dataclasses.is_dataclass(tp):
@@ -133,7 +135,7 @@ def set_value(cfg: RunConfig, key: str, raw: Any) -> None:
     setattr(target, parts[-1], converted)
 
 
-def merge_dict(cfg: RunConfig, data: dict[str, Any], where: str = "") -> None:
+def merge_dict(cfg: ConfigTree, data: dict[str, Any], where: str = "") -> None:
     """Apply a (possibly partial) config dict on top of ``cfg``, strictly.
 
     At the top level the dict is a config file's, so it is upgraded first

@@ -7,9 +7,11 @@ those of the sequential ``Evaluation.execute``.
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..config import EvalConfig, RuntimeConfig, SamplingConfig
 from ..engine.events import (
@@ -28,9 +30,6 @@ from .eta import work_left_eta
 from .results import load_results, results_path
 from .rows import _row_title
 
-if TYPE_CHECKING:
-    from .protocol import Evaluation
-
 
 @dataclass(frozen=True)
 class NetworkJob:
@@ -47,7 +46,9 @@ class NetworkJob:
     runtime: RuntimeConfig | None = None
 
 
-_WORKER_EVALUATIONS: dict[tuple, Evaluation] = {}
+# The evaluation a worker last served (an ``Evaluation`` of protocol.py, which imports
+# this module: here it is only ever passed in, never named).
+_WORKER_EVALUATIONS: dict[tuple, Any] = {}
 
 
 def pick_device(requested: str | None, pinned: str | None) -> str | None:
@@ -57,20 +58,22 @@ def pick_device(requested: str | None, pinned: str | None) -> str | None:
     return requested
 
 
-def train_network_job(job: NetworkJob, worker: Any) -> dict[str, Any]:
-    """Run one ``NetworkJob`` on a worker (``worker``: its ``device`` and ``stop_flag``).
+def train_network_job(
+    evaluation_class: Callable[..., Any], job: NetworkJob, worker: Any
+) -> dict[str, Any]:
+    """Run one ``NetworkJob`` on a worker (``worker``: its ``device`` and ``stop_flag``);
+    ``evaluation_class`` (the coordinator's ``Evaluation``, bound by execute_distributed)
+    builds what trains it.
 
     A worker keeps the evaluation it last served (dataset on its device, sets read), so
     the next network of the same grid starts at once.
     """
-    from .protocol import Evaluation  # which imports this module
-
     device = pick_device(job.device, getattr(worker, "device", None))
     key = (job.run_dir, repr(job.settings), repr(job.sampling), device, repr(job.runtime))
     evaluation = _WORKER_EVALUATIONS.get(key)
     if evaluation is None:
         _WORKER_EVALUATIONS.clear()
-        evaluation = Evaluation(
+        evaluation = evaluation_class(
             job.run_dir, job.settings, device, sampling=job.sampling, runtime=job.runtime
         )
         _WORKER_EVALUATIONS[key] = evaluation
@@ -87,8 +90,9 @@ def train_network_job(job: NetworkJob, worker: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def execute_distributed(ev: Evaluation, control: RunControl, executor: Any) -> dict[str, Any]:
-    """The same grid, each network a job of ``executor``; rows saved as they complete."""
+def execute_distributed(ev: Any, control: RunControl, executor: Any) -> dict[str, Any]:
+    """The same grid, each network a job of ``executor``; rows saved as they complete.
+    ``ev``: the ``Evaluation`` (protocol.py) whose grid it is."""
     s = ev.settings
     data, norm, dsa, x_test = ev._setup(control)
     finished_rows: list[dict[str, Any]] = []
@@ -100,6 +104,7 @@ def execute_distributed(ev: Evaluation, control: RunControl, executor: Any) -> d
     ev._log(
         f"evaluating {len(plan)} rows, {total} networks with {executor.describe()}: "
         f"{s.epochs} epochs, {s.protocol} protocol, {s.report} accuracy"
+        + ("" if s.width is None else f", networks of width {s.width}, not the literature's")
     )
     doc = load_results(ev.dir) or {"protocol": None, "results": []}
     # The generators' sets are made here, once, before any worker starts: a worker
@@ -127,7 +132,8 @@ def execute_distributed(ev: Evaluation, control: RunControl, executor: Any) -> d
     outcomes: dict[tuple, dict[str, Any]] = {}
     start, status, failure = time.perf_counter(), "finished", None
     flag = eval_stop_flag(RunFolder(ev.dir).eval)
-    for i, out in executor.map_unordered(train_network_job, jobs, control, flag):
+    train = functools.partial(train_network_job, type(ev))  # picklable: the class by name
+    for i, out in executor.map_unordered(train, jobs, control, flag):
         job = jobs[i]
         if isinstance(out, BaseException):
             failure = failure or out

@@ -5,12 +5,23 @@ preset and data folder, and the runs folder (``MainWindow.save_state`` and
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from PySide6.QtCore import QByteArray, QSettings
 
-if TYPE_CHECKING:
-    from .main_window import MainWindow
+
+class KeptWindow(Protocol):
+    """What of the main window is kept between launches (MainWindow has it all; this
+    module does not import it, which imports this one)."""
+
+    splitters: list[Any]
+    setup_toggle: Any
+    setup: Any
+    runs_dir: Path
+
+    def saveGeometry(self) -> QByteArray: ...  # noqa: N802 - Qt's name
+    def restoreGeometry(self, geometry: QByteArray) -> bool: ...  # noqa: N802
+    def set_runs_dir(self, folder: Path) -> None: ...
 
 
 def window_settings() -> QSettings:
@@ -20,7 +31,7 @@ def window_settings() -> QSettings:
     return QSettings(str(home_dir() / "window.ini"), QSettings.Format.IniFormat)
 
 
-def save_window_state(w: MainWindow) -> None:
+def save_window_state(w: KeptWindow) -> None:
     """What the next launch reopens with: size, splitters, dataset, preset, runs folder."""
     st = window_settings()
     st.setValue("geometry", w.saveGeometry())
@@ -35,7 +46,7 @@ def save_window_state(w: MainWindow) -> None:
     st.sync()
 
 
-def restore_window_state(w: MainWindow, runs_dir: bool = True) -> None:
+def restore_window_state(w: KeptWindow, runs_dir: bool = True) -> None:
     """Reopen as the user left the window last time (what ``save_window_state`` kept).
 
     ``runs_dir=False`` keeps the runs folder this window was opened on.
