@@ -280,6 +280,18 @@ def test_lost_checkpoint_needs_restart_and_never_mixes_metrics(tiny_dataset, tmp
     assert read_run_info(run.dir)["status"] == "finished"
 
 
+def test_a_restart_from_step_0_keeps_the_earlier_metrics_aside(tiny_dataset, tmp_path):
+    """No whole phase checkpoint to go on from: the run starts over, and the metrics of
+    the attempt before are kept beside it, never wiped (issue 31)."""
+    run = _stopped_run(tiny_dataset, tmp_path / "runs", 4)  # inside phase 1: no phase1.pt
+    earlier = run.metrics_path.read_text()
+    run.checkpoint_path.unlink()
+    assert main(["resume", "--restart", str(run.dir)]) == 0
+    (kept,) = run.dir.glob("metrics.before-start-over-*.csv")
+    assert kept.read_text() == earlier and _steps(run) == list(range(1, TOTAL + 1))
+    assert "4 earlier metric rows are kept" in (run.dir / "log.txt").read_text()
+
+
 def test_restart_is_refused_for_a_run_with_its_checkpoint(tiny_dataset, tmp_path, capsys):
     run = _stopped_run(tiny_dataset, tmp_path / "runs", 4)
     assert main(["resume", "--restart", str(run.dir)]) == 2

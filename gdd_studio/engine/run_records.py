@@ -110,14 +110,28 @@ class RunRecords:
                 storage.atomic_write_bytes(self.folder.grids / png.name, png.read_bytes())
 
     def _clear_records(self) -> None:
-        """Before a restart from step 0: nothing of the earlier attempt may mix in."""
-        self.metrics_path.unlink(missing_ok=True)
+        """Before a restart from step 0: nothing of the earlier attempt may mix in (its
+        metrics are kept aside, not lost)."""
+        kept = self._keep_metrics_aside()
         for pattern in ("grids/*.png", "checkpoints/phase*.pt"):
             for path in self.dir.glob(pattern):
                 path.unlink(missing_ok=True)
         self._info.pop("step", None)
         self._write_info()
-        self._log("restarting from step 0: the earlier metrics, grids and checkpoints removed")
+        self._log(f"restarting from step 0: the earlier grids and checkpoints removed{kept}")
+
+    def _keep_metrics_aside(self) -> str:
+        """The metrics of an attempt that starts over, kept beside the run as
+        ``metrics.before-start-over-<time>.csv`` (never wiped); what to tell the user of
+        them, '' when there were no rows."""
+        path = self.metrics_path
+        # Its rows, less the header.
+        rows = max(0, path.read_bytes().count(b"\n") - 1) if path.is_file() else 0
+        if not rows:
+            path.unlink(missing_ok=True)
+            return ""
+        aside = keep_aside(path, "before-start-over")
+        return f"; the {rows} earlier metric rows are kept as {aside.name}"
 
     def _truncate_records(self, step: int) -> None:
         """Forget metrics and grids written after the checkpoint we resume from.

@@ -88,15 +88,11 @@ class RunResume:
         """No checkpoint yet: the run starts from step 0. Metrics an earlier attempt wrote
         (killed before its first checkpoint) are kept aside, never wiped, and the user is
         told that the run starts over."""
-        metrics = self.folder.metrics
-        rows = 0
-        if metrics.is_file():
-            rows = max(0, metrics.read_bytes().count(b"\n") - 1)  # less the header
-        if rows:
-            aside = keep_aside(metrics, "before-start-over")
+        kept = self._keep_metrics_aside()
+        if kept:
             self._log(
-                f"no checkpoint yet (the run was stopped before its first): it starts over "
-                f"from step 0; the {rows} earlier metric rows are kept as {aside.name}",
+                "no checkpoint yet (the run was stopped before its first): it starts over "
+                f"from step 0{kept}",
                 "warning",
             )
         self._truncate_records(0)
