@@ -251,6 +251,7 @@ def test_one_network_shows_no_spread_and_counts_in_the_singular(capsys):
     three = {**one, "n": 3, "std": 0.0123}
     assert accuracy_text(one) == "50.00 (1 network)"
     assert accuracy_text(three) == "50.00 +- 1.23" and accuracy_text(three, "±") == "50.00 ± 1.23"
+    assert accuracy_text(one, unit=" %") == "50.00 % (1 network)"
     table = _results_table([one, three])
     assert "+- 0.00" not in table and "50.00 (1 network)" in table and "50.00 +- 1.23" in table
 
@@ -295,3 +296,23 @@ def test_a_narrowed_evaluation_names_its_width(capsys):
            "n": 2, "width": 16}  # fmt: skip
     assert "networks of width 16, not the literature's" in _results_table([row])
     assert "width" not in _results_table([{**row, "width": None}]).splitlines()[-1]
+
+
+# ---- damaged files: one line naming them, kept aside where the app goes on -------------
+
+
+@pytest.mark.parametrize("doc", ['{"results": [1, "x"]}', '{"results": [{"arch": 3}]}'])
+def test_a_malformed_results_file_is_kept_aside_and_named(run_copy, capsys, doc):
+    """The audit: AttributeError / TypeError from evaluate and chart."""
+    results = RunFolder(run_copy).results
+    results.parent.mkdir(exist_ok=True)
+    results.write_text(doc)
+    rc = main(["chart", str(run_copy), "--out", str(run_copy.parent / "c.png")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "Error" not in err, err
+    assert main(["evaluate", str(run_copy), "--ipc", "1", "--archs", "convnet3", "--repeats",
+                 "1", "--epochs", "1", "--width", "8", "--no-gan-only"]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    (aside,) = results.parent.glob("results.unreadable-*.json")
+    assert aside.read_text() == doc and aside.name in err
+    assert {r["source"] for r in load_results(run_copy)["results"]} == {"distilled", "random-real"}

@@ -96,7 +96,7 @@ class ConsoleReporter:
         elif isinstance(event, EvalResult) and self.quiet:
             r = event.row
             budget = "all" if r["ipc"] is None else f"IPC {r['ipc']}"
-            self._line(f"{r['arch']} {budget} {r['source']}: {accuracy_text(r)} %")
+            self._line(f"{r['arch']} {budget} {r['source']}: {accuracy_text(r, unit=' %')}")
         elif isinstance(event, LogMessage) and not self.quiet:
             self._line(
                 f"[{event.level}] {event.message}" if event.level != "info" else event.message

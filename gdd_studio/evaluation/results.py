@@ -52,7 +52,21 @@ def load_results(run_dir: str | Path) -> dict[str, Any] | None:
         return None
     if not (isinstance(doc, dict) and isinstance(doc.get("results"), list)):
         return None
+    if not all(_is_row(r) for r in doc["results"]):
+        return None  # damaged, or not ours: the writer keeps it aside, readers skip it
     return upgrade_results(doc)
+
+
+def _is_row(row: Any) -> bool:
+    """A result row as this program writes it: what every reader takes for granted."""
+    return (
+        isinstance(row, dict)
+        and isinstance(row.get("arch"), str)
+        and isinstance(row.get("source"), str)
+        and isinstance(row.get("mean"), int | float)
+        and isinstance(row.get("std", 0.0), int | float)
+        and (row.get("ipc") is None or isinstance(row.get("ipc"), int))
+    )
 
 
 def upgrade_results(doc: dict[str, Any]) -> dict[str, Any]:

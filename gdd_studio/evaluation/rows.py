@@ -30,13 +30,14 @@ RESULT_COLUMNS = [
 ]  # fmt: skip
 
 
-def accuracy_text(row: dict[str, Any], pm: str = "+-") -> str:
+def accuracy_text(row: dict[str, Any], pm: str = "+-", unit: str = "") -> str:
     """A row's accuracy in percent: ``mean +- std`` over its networks, or the mean alone
-    with "(1 network)" where one network gives no spread to show."""
+    with "(1 network)" where one network gives no spread to show; ``unit`` (" %") after
+    the figures."""
     mean = 100 * row["mean"]
     if row.get("n") == 1:
-        return f"{mean:.2f} (1 network)"
-    return f"{mean:.2f} {pm} {100 * row['std']:.2f}"
+        return f"{mean:.2f}{unit} (1 network)"
+    return f"{mean:.2f} {pm} {100 * row['std']:.2f}{unit}"
 
 
 def networks_text(n: int) -> str:
