@@ -316,3 +316,71 @@ def test_a_malformed_results_file_is_kept_aside_and_named(run_copy, capsys, doc)
     (aside,) = results.parent.glob("results.unreadable-*.json")
     assert aside.read_text() == doc and aside.name in err
     assert {r["source"] for r in load_results(run_copy)["results"]} == {"distilled", "random-real"}
+
+
+def test_a_damaged_stored_set_is_kept_aside_and_made_again(run_copy, tmp_path, capsys):
+    """The audit: a truncated distilled/ipc2.npz gave BadZipFile; a folder in its place an
+    IsADirectoryError naming a .tmp."""
+    stored = RunFolder(run_copy).distilled(2)
+    whole = stored.read_bytes()
+    for damage in ("truncate", "folder"):
+        if damage == "truncate":
+            stored.write_bytes(whole[: len(whole) // 2])
+        else:
+            stored.unlink()
+            stored.mkdir()
+        out = tmp_path / f"{damage}.npz"
+        assert main(["export", str(run_copy), "--format", "npz", "--ipc", "2", "--out",
+                     str(out)]) == 0  # fmt: skip
+        assert stored.read_bytes() == whole  # made again, the same draws
+        kept = list(stored.parent.glob("ipc2.damaged-*"))
+        assert kept, damage
+        for k in kept:
+            k.rename(tmp_path / f"kept-{damage}-{k.name}")
+
+
+@pytest.mark.parametrize(
+    "name, content, words",
+    [
+        ("dataset.json", "[1, 2, 3]", "dataset.json is damaged"),
+        ("dataset.json", None, "dataset.json cannot be read"),
+        ("generator.pt", "list", "holds no generator's weights"),
+    ],
+)
+def test_a_damaged_run_file_is_one_line_naming_it(run_copy, tmp_path, capsys, name, content,
+                                                   words):  # fmt: skip
+    import torch
+
+    path = run_copy / name
+    path.unlink()
+    if content is None:
+        path.mkdir()
+    elif content == "list":
+        torch.save([1, 2], path)
+    else:
+        path.write_text(content)
+    (run_copy / "distilled").rename(tmp_path / "old-distilled")  # the set must be made
+    for verb in (["export", str(run_copy), "--format", "npz", "--out", str(tmp_path / "s.npz")],
+                 ["evaluate", str(run_copy), "--ipc", "1", "--epochs", "1", "--repeats", "1"]):
+        rc = main(verb)
+        err = capsys.readouterr().err  # evaluate's progress lines, then the one error line
+        last = err.splitlines()[-1]
+        assert rc == 2 and last.startswith("gdd-studio-cli: error: ") and words in last, err
+        assert "Traceback" not in err and (verb[0] != "export" or err.count("\n") == 1)
+
+
+def test_a_folder_in_place_of_run_json_is_kept_aside_and_the_run_resumes(tiny, tmp_path):
+    """The audit: resume gave IsADirectoryError."""
+    from gdd_studio.engine.events import RunControl, StepMetrics
+    from gdd_studio.engine.run import Run
+    from tests.helpers import long_config
+
+    run, control = Run.create(long_config(tiny, steps=12), tmp_path / "runs"), RunControl()
+    stop_at_first_step = lambda e: isinstance(e, StepMetrics) and control.stop()  # noqa: E731
+    assert run.execute(stop_at_first_step, control) == "stopped"
+    info = RunFolder(run.dir).info
+    info.unlink()
+    info.mkdir()
+    assert main(["resume", str(run.dir), "--quiet"]) == 0
+    assert info.is_file() and json.loads(info.read_text())["status"] == "finished"
+    assert list(run.dir.glob("run.not-a-file-*.json"))

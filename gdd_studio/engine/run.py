@@ -40,7 +40,7 @@ from ..rundir.artifacts import (
     write_dataset_info,
     write_stored_set,
 )
-from ..rundir.folder import RunFolder, busy_message, new_run_dir, read_run_info
+from ..rundir.folder import RunFolder, busy_message, keep_aside, new_run_dir, read_run_info
 from .events import (
     PHASE_NAMES,
     CheckpointSaved,
@@ -171,6 +171,10 @@ class Run(RunResume, RunRecords):
             if self._runtime_changed:
                 self.cfg.save(self.folder.config)
                 self._runtime_changed = False
+            info = self.folder.info
+            if info.exists() and not info.is_file():  # run.json is rewritten from the state
+                aside = keep_aside(info, "not-a-file")
+                self._log(f"run.json was not a file: kept aside as {aside.name}", "warning")
             return self._execute_locked(control)
         finally:
             self._lock.release()

@@ -29,6 +29,7 @@ from ..rundir.artifacts import (
     synthetic_set_path,
     write_stored_set,
 )
+from ..rundir.folder import keep_aside
 from .events import fmt_duration
 from .refine import Refiner, refine_at, refine_runtime, set_spec
 from .sampling import SEED_OBSERVER, SEED_SAMPLE
@@ -92,6 +93,22 @@ def selection_extra(sampling: SamplingConfig, chosen: Selection) -> dict[str, An
     return extra
 
 
+def _stored_or_aside(path: Path, log: Callable[[str], None]) -> StoredSet | None:
+    """The set stored at ``path``; None when there is none, or when what is there cannot
+    be read (truncated, or a folder in its place): that is kept aside, named in the log,
+    and the set is made again from the generator."""
+    if not (path.exists() or path.is_symlink()):
+        return None
+    try:
+        if not path.is_file():
+            raise GddError(f"{path} is not a file")
+        return read_stored_set(path)
+    except GddError as exc:
+        aside = keep_aside(path, "damaged")
+        log(f"{exc}: kept aside as {aside.name}; the set is made again")
+        return None
+
+
 def synthetic_set(
     run_dir: RunRef,
     ipc: int,
@@ -122,8 +139,8 @@ def synthetic_set(
     refine = refine_at(cfg.refine, ipc, cfg.ipc)
     spec = set_spec(sampling, refine)
     path = synthetic_set_path(run, ipc, source, sampling.selection, sampling.choose_from)
-    if path.is_file():
-        stored = read_stored_set(path)
+    stored = _stored_or_aside(path, log)
+    if stored is not None:
         if stored.spec == spec:
             return stored
         if stored.spec.get("refine") == spec.get("refine"):

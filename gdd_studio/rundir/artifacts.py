@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,13 +96,24 @@ def dataset_info(run_dir: Path, run: OpenedRun | None = None) -> dict[str, Any]:
     """
     path = RunFolder(run_dir).dataset_info
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        info = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         cfg = (run or open_run(run_dir)).config
         data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=False)
         return write_dataset_info(run_dir, cfg.dataset, data)
     except ValueError:
         raise GddError(f"{path} is corrupt: it is not JSON") from None
+    except OSError as exc:  # a folder in its place, no permission, ...
+        raise GddError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    if not (isinstance(info, dict) and _DATASET_KEYS <= set(info)):
+        raise GddError(
+            f"{path} is damaged: it does not hold the dataset's "
+            f"{', '.join(sorted(_DATASET_KEYS))}; delete it and the run rereads its dataset"
+        )
+    return info
+
+
+_DATASET_KEYS = frozenset({"classes", "channels", "image_size", "mean", "std"})
 
 
 def require_generator(run_dir: Path) -> Path:
@@ -126,6 +138,8 @@ def load_run_generator(run: RunRef, which: str = "distilled") -> Generator:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
             raise GddError(f"{path} is corrupt or unreadable ({type(exc).__name__})") from None
+        if not isinstance(state, dict):
+            raise GddError(f"{path} is damaged: it holds no generator's weights")
     elif which == "gan-only":
         path = RunFolder(run_dir).phase_checkpoint(1)
         if not path.is_file():
@@ -263,7 +277,7 @@ def read_stored_set(path: Path) -> StoredSet:
                 if key in f
             }  # fmt: skip
             return StoredSet(f["images"], f["labels"].astype(np.int64), spec, False, **extra)
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise GddError(f"{path} is corrupt ({type(exc).__name__}); delete it to resample") from None
 
 
