@@ -384,3 +384,25 @@ def test_a_folder_in_place_of_run_json_is_kept_aside_and_the_run_resumes(tiny, t
     assert main(["resume", str(run.dir), "--quiet"]) == 0
     assert info.is_file() and json.loads(info.read_text())["status"] == "finished"
     assert list(run.dir.glob("run.not-a-file-*.json"))
+
+
+@pytest.mark.parametrize("name", ["log.txt", ".lock", "metrics.csv", "checkpoints"])
+def test_no_write_follows_a_link_out_of_the_run(tiny, tmp_path, capsys, name):
+    """The audit: log lines were appended to a linked outside file, and a .lock linked to a
+    missing outside path was created there."""
+    from gdd_studio.engine.run import Run
+    from tests.helpers import long_config
+
+    run = Run.create(long_config(tiny, steps=12), tmp_path / "runs")
+    outside = tmp_path / "outside" / name
+    outside.parent.mkdir()
+    target = run.dir / name
+    if target.is_dir():
+        target.rmdir()
+    else:
+        target.unlink(missing_ok=True)
+    target.symlink_to(outside)  # to a missing path: whatever is written would create it
+    assert main(["resume", str(run.dir), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "outside the run folder" in err
+    assert not outside.exists() and list((tmp_path / "outside").iterdir()) == []

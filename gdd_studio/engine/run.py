@@ -40,7 +40,14 @@ from ..rundir.artifacts import (
     write_dataset_info,
     write_stored_set,
 )
-from ..rundir.folder import RunFolder, busy_message, keep_aside, new_run_dir, read_run_info
+from ..rundir.folder import (
+    RunFolder,
+    busy_message,
+    keep_aside,
+    new_run_dir,
+    read_run_info,
+    require_inside,
+)
 from .events import (
     PHASE_NAMES,
     CheckpointSaved,
@@ -164,6 +171,7 @@ class Run(RunResume, RunRecords):
         self._sink = on_event or (lambda e: None)
         control = control or RunControl()
         validate(self.cfg)  # also a Run made by hand, not through create or open
+        require_inside(self.dir, *self.folder.written())  # the lock file included
         if not self._lock.acquire():
             # Another process trains here; its run.json is not ours to touch.
             raise GddError(busy_message(self.dir, read_run_info(self.dir)))

@@ -20,7 +20,7 @@ from typing import Any
 from .. import storage
 from ..errors import GddError
 from ..storage import fcntl
-from .lock import RunLock, is_locked
+from .lock import LOCK_NAME, RunLock, is_locked
 
 ACTIVE = ("running", "paused")
 
@@ -99,6 +99,15 @@ class RunFolder:
     def results_lock(self) -> Path:
         """Held while an evaluation merges its rows into results.json (two may at once)."""
         return self.eval / ".results.lock"
+
+    def written(self) -> list[Path]:
+        """Every file and folder a training process writes in the run (none of them may
+        be a link out of the run folder: what it writes would land elsewhere)."""
+        return [
+            self.dir / LOCK_NAME, self.info, self.config, self.metrics, self.log,
+            self.error_log, self.grids, self.checkpoints, self.distilled(0).parent,
+            self.selection, self.eval,
+        ]  # fmt: skip
 
     def lock(self) -> RunLock:
         return RunLock(self.dir)
