@@ -406,3 +406,38 @@ def test_no_write_follows_a_link_out_of_the_run(tiny, tmp_path, capsys, name):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "outside the run folder" in err
     assert not outside.exists() and list((tmp_path / "outside").iterdir()) == []
+
+
+def test_an_npz_whose_labels_skip_classes_is_refused_in_one_line(tmp_path, capsys):
+    """The audit: labels going to 99 for 3 classes gave 'choose an IPC from 1 to 0'."""
+    import numpy as np
+
+    from tests.helpers import write_tiny_npz
+
+    path = write_tiny_npz(tmp_path / "t.npz")
+    with np.load(path) as f:
+        arrays = dict(f)
+    arrays["y_train"] = np.where(arrays["y_train"] == 2, 99, arrays["y_train"]).astype(np.uint8)
+    np.savez(path, **arrays)
+    rc = main(["run", "--dataset", f"npz:{path}", "--preset", "smoke", "--runs-dir",
+               str(tmp_path / "runs")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "no images of class 2" in err, err
+
+
+def test_bf16_on_a_cpu_that_emulates_it_is_said(tiny, tmp_path, monkeypatch):
+    """The audit: --precision bf16 ran emulated, 30-35 % slower, with no notice."""
+    from gdd_studio.engine import run as run_module
+    from gdd_studio.engine.run import Run
+    from tests.helpers import tiny_config
+
+    monkeypatch.setattr(run_module, "native_bf16", lambda device_type: False)
+    cfg = tiny_config(f"npz:{tiny}")
+    cfg.runtime.precision = "bf16"
+    run = Run.create(cfg, tmp_path / "runs")
+    assert run.execute() == "finished"
+    assert "is emulated on this CPU" in (run.dir / "log.txt").read_text()
+    cfg.runtime.precision = "fp32"
+    other = Run.create(cfg, tmp_path / "runs")
+    assert other.execute() == "finished"
+    assert "emulated" not in (other.dir / "log.txt").read_text()

@@ -228,20 +228,25 @@ def test_a_sweep_killed_mid_member_resumes_to_the_same_generators(tmp_path, data
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_ctrl_c_stops_every_worker_at_a_checkpoint_and_resume_finishes(tmp_path, data_file):
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_stops_every_worker_at_a_checkpoint_and_resume_finishes(
+    tmp_path, data_file, sig, code
+):
+    """SIGINT as a terminal's Ctrl-C, SIGTERM as a scheduler's pre-emption (Slurm, Docker,
+    systemd signal the whole group): the coordinator and each worker stop at a step."""
     runs = tmp_path / "runs"
     config = _long_config(tmp_path, data_file)
     args = ["sweep", "--config", str(config), "--axis", "seed=0,1", "--workers", "2"]
     proc = _start_cli(args, runs, start_new_session=True)
     try:
         _wait_for(lambda: len(list(runs.glob("*/checkpoints/last.pt"))) == 2, proc)
-        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
+        os.killpg(proc.pid, sig)  # the whole group
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     members = _member_dirs(runs)
     assert [read_run_info(d)["status"] for d in members] == ["stopped", "stopped"]
     assert "sweep --resume" in err

@@ -548,6 +548,13 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
             raise DatasetError(
                 f"{path}: '{key}' has labels outside 0..{len(classes) - 1} ({len(classes)} classes)"
             )
+    empty = np.flatnonzero(np.bincount(y_train, minlength=len(classes)) == 0)
+    if len(empty):
+        raise DatasetError(
+            f"{path}: 'y_train' has no images of class {int(empty[0])} (labels run 0.."
+            f"{len(classes) - 1}, {len(classes) - len(empty)} of them used): number the "
+            "classes 0..K-1 without gaps"
+        )
     return x_train, y_train, x_test, y_test, classes
 
 

@@ -188,6 +188,11 @@ class RunControl:
         return self._running.is_set()
 
 
+# Set when this worker process was asked to end (SIGTERM: a pre-emption, ``kill``):
+# every FlagFileControl in it stops its work at the next step, with a checkpoint.
+PROCESS_STOP = threading.Event()
+
+
 class FlagFileControl(RunControl):
     """A control that also stops when a flag file appears.
 
@@ -206,6 +211,9 @@ class FlagFileControl(RunControl):
     @property
     def stop_requested(self) -> bool:
         if super().stop_requested:
+            return True
+        if PROCESS_STOP.is_set():
+            self.stop()
             return True
         now = time.monotonic()
         if self.flag is not None and now >= self._next_look:

@@ -124,6 +124,23 @@ def _init_worker(slots: Any) -> None:
     # Ctrl-C reaches the whole process group: the worker's job stops at its next step
     # with a checkpoint (the coordinator writes the flag file), it must not die mid-step.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _stop_on_sigterm()
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM to a worker (a pre-emption, ``kill``, the whole job's group by a scheduler):
+    its job stops at the next step with a checkpoint, as a stopped run does, and so does
+    every later job it is handed; a second SIGTERM ends it at once."""
+    from ..engine.events import PROCESS_STOP
+
+    def on_sigterm(signum, frame):
+        PROCESS_STOP.set()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    try:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread (an executor that runs jobs in threads)
+        pass
 
 
 def _die_with_parent() -> None:
@@ -223,6 +240,7 @@ def _ray_call(fn: Callable[[Any, Worker], Any], job: Any, flag: str | None) -> A
     import ray
     import torch
 
+    _stop_on_sigterm()  # a pre-empted member stops with a checkpoint; Ray retries it
     assigned = ray.get_runtime_context().get_assigned_resources()
     threads = max(1, int(assigned.get("CPU", 1)))
     torch.set_num_threads(threads)
