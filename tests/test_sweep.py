@@ -189,7 +189,7 @@ def _wait_for(predicate, proc, timeout=120.0):
 def _long_config(tmp_path, data_file) -> Path:
     """Long enough (a few seconds a member) to be caught in the middle."""
     cfg = tiny_config(f"npz:{data_file}")
-    cfg.gan.epochs = 60
+    cfg.gan.epochs = 40
     path = tmp_path / "base.json"
     path.write_text(cfg.to_json())
     return path

@@ -145,14 +145,16 @@ def _stop_on_sigterm() -> None:
 
 def _die_with_parent() -> None:
     """A worker whose coordinator was killed must not train on unseen: on Linux it gets
-    SIGTERM with its parent (the member is then "interrupted" and resumes from its
-    checkpoint); elsewhere it finishes its job and waits, idle, until it is ended."""
+    SIGKILL with its parent (the member is then "interrupted" and resumes from its
+    checkpoint; not SIGTERM, which a worker takes as a stop at its next step, and which
+    would let it train on alone until then); elsewhere it finishes its job and waits,
+    idle, until it is ended."""
     if not sys.platform.startswith("linux"):
         return
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
         pass
 
