@@ -28,7 +28,7 @@ from ..rundir.sweeps import eval_stop_flag
 from .dm_real import DM_REAL
 from .eta import work_left_eta
 from .results import load_results, results_path
-from .rows import _row_title
+from .rows import _row_title, evaluating_line
 
 
 @dataclass(frozen=True)
@@ -101,11 +101,7 @@ def execute_distributed(ev: Any, control: RunControl, executor: Any) -> dict[str
         ev._log("no phase-1 checkpoint in this run: the GAN-only baseline is skipped")
     total = s.repeats * len(plan)
     ev._sink(EvalStarted(total, [_row_title(*row) for row in plan]))
-    ev._log(
-        f"evaluating {len(plan)} rows, {total} networks with {executor.describe()}: "
-        f"{s.epochs} epochs, {s.protocol} protocol, {s.report} accuracy"
-        + ("" if s.width is None else f", networks of width {s.width}, not the literature's")
-    )
+    ev._log(evaluating_line(s, len(plan), total, f"with {executor.describe()}"))
     doc = load_results(ev.dir) or {"protocol": None, "results": []}
     # The generators' sets are made here, once, before any worker starts: a worker
     # only reads them, so no two workers ever choose the same set at once.

@@ -75,6 +75,7 @@ from .rows import (
     SOURCE_TITLES,
     SOURCES,
     _row_title,
+    evaluating_line,
     networks_text,
     protocol_tag,
     protocols_differ,
@@ -269,11 +270,7 @@ class Evaluation:
         total = sum(per_row)
         self._eta = self._work_clock(plan, data)
         self._sink(EvalStarted(total, [_row_title(*row) for row in plan]))
-        self._log(
-            f"evaluating {len(plan)} rows, {total} networks on {self.device}: "
-            f"{s.epochs} epochs, {s.protocol} protocol, {s.report} accuracy"
-            + ("" if s.width is None else f", networks of width {s.width}, not the literature's")
-        )
+        self._log(evaluating_line(s, len(plan), total, f"on {self.device}"))
         generators = {
             source: load_run_generator(self.run, source)
             for source in SOURCES_WITH_GENERATOR

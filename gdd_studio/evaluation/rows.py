@@ -44,6 +44,16 @@ def networks_text(n: int) -> str:
     return f"{n} network" if n == 1 else f"{n} networks"
 
 
+def evaluating_line(s: EvalConfig, rows: int, networks: int, where: str) -> str:
+    """The line an evaluation starts with, sequential or spread over workers (``where``:
+    "on cpu", "with 2 local processes", ...): how it measures, a narrowed width named."""
+    narrowed = "" if s.width is None else f", networks of width {s.width}, not the literature's"
+    return (
+        f"evaluating {rows} rows, {networks} networks {where}: {s.epochs} epochs, "
+        f"{s.protocol} protocol, {s.report} accuracy{narrowed}"
+    )
+
+
 def settings_protocol(s: EvalConfig) -> dict[str, Any]:
     """How an evaluation with settings ``s`` measures (what its rows record)."""
     return {
