@@ -169,3 +169,45 @@ def test_gan_select_best_keeps_the_best_scoring_generator(tiny_dataset, tmp_path
     kept = torch.load(run.folder.phase_checkpoint(1), weights_only=True)["G"]
     assert all(torch.equal(kept[k], snapshots[1][k]) for k in kept)
     assert not all(torch.equal(kept[k], snapshots[2][k]) for k in kept)
+
+
+def test_the_moving_average_follows_g_with_a_warmed_up_decay(tiny_dataset):
+    """Issue 28's gan.ema: after each G step the average moves (1 - decay) of the way to
+    G's weights, decay warmed up as (1 + n) / (10 + n); buffers are copied; G trains on
+    its raw weights, which the average leaves untouched."""
+    plain, t = _trainer(tiny_dataset), _trainer(tiny_dataset, gan__ema=0.9)
+    assert plain.G_ema is None and plain.sampler is plain.G
+    assert t.sampler is t.G_ema
+    before = {k: v.clone() for k, v in t.G_ema.state_dict().items()}
+    t.phase1_step()
+    plain.phase1_step()
+    for (k, g), p in zip(t.G.state_dict().items(), plain.G.state_dict().values(), strict=True):
+        assert torch.equal(g, p), k  # the average changes nothing of the raw trajectory
+    decay = 2 / 11  # n = 1: min(0.9, 2 / 11)
+    params = dict(t.G.named_parameters())
+    for name, avg in t.G_ema.named_parameters():
+        expected = before[name] + (params[name] - before[name]) * (1 - decay)
+        assert torch.allclose(avg, expected, atol=1e-6), name
+    for _ in range(60):
+        t.update_ema()
+    assert t.ema_updates == 61
+    for (name, avg), buf in zip(t.G_ema.named_buffers(), t.G.buffers(), strict=True):
+        assert torch.equal(avg, buf), name
+    # Past the warm-up the decay is the configured one.
+    p = next(t.G.parameters())
+    a0 = next(t.G_ema.parameters()).clone()
+    t.update_ema()
+    assert torch.allclose(next(t.G_ema.parameters()), a0 + (p - a0) * 0.1, atol=1e-6)
+
+
+def test_truncated_noise_lies_within_the_bound_and_is_seeded():
+    from gdd_studio.models.gan import conditional_noise
+
+    labels = torch.arange(4).repeat(50)
+    z = conditional_noise(labels, 20, 4, torch.Generator().manual_seed(3), truncation=0.5)
+    assert z[:, 4:].abs().max() <= 0.5
+    assert torch.equal(z[:, :4], torch.nn.functional.one_hot(labels, 4).float())
+    again = conditional_noise(labels, 20, 4, torch.Generator().manual_seed(3), truncation=0.5)
+    assert torch.equal(z, again)
+    plain = conditional_noise(labels, 20, 4, torch.Generator().manual_seed(3))
+    assert plain[:, 4:].abs().max() > 0.5  # 3,200 normal draws go beyond 0.5

@@ -276,6 +276,8 @@ def test_a_dataset_error_is_one_line(tmp_path, capsys, quiet):
         (["--set", "model.width=100000"], "model.width must be at most"),
         (["--tau", "inf"], "tau must lie in 0.01 to 100"),
         (["--tau", "1e-320"], "tau must lie in 0.01 to 100"),
+        (["--set", "sampling.truncation=0.01"], "sampling.truncation must be 0 (off) or"),
+        (["--set", "gan.ema=1"], "gan.ema must be 0 (off) or a decay in (0, 1)"),
     ],
 )
 def test_settings_past_their_bounds_are_refused_before_a_folder(tmp_path, capsys, flags, words):

@@ -74,6 +74,10 @@ class GanConfig:
     select_every: int = 10
     select_ipc: int = 10
     select_epochs: int = 100  # training epochs of the quick-evaluation network
+    # [ours, issue 28] Decay of an exponential moving average of G's weights, updated after
+    # every G step of both phases; the sets, grids and generator.pt then come from the
+    # average, while training goes on from the raw weights. 0 = off (the paper's G).
+    ema: float = 0.0
 
 
 @dataclass
@@ -120,6 +124,9 @@ class SamplingConfig:
     # draws at small IPC, both above (at_ipc). Herding only: the first draws ("random")
     # are always the generator's.
     choose_from: str = "generator"
+    # [ours, issue 28] The truncation trick on the draws: noise entries beyond +-truncation
+    # are drawn again (fidelity for variety); 0 = off (the paper's plain normal noise).
+    truncation: float = 0.0
     observer_width: int = 64  # the ConvNet-3 whose features herding matches
     observer_epochs: int = 10  # its passes over the real training split
 

@@ -129,6 +129,10 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"gan.gp_weight must be 0 or more, got {g.gp_weight}")
     if not (0 <= g.beta1 < 1 and 0 <= g.beta2 < 1):
         raise ConfigError(f"gan.beta1 and gan.beta2 must lie in [0, 1), got {g.beta1}, {g.beta2}")
+    if not 0 <= g.ema < 1:
+        raise ConfigError(
+            f"gan.ema must be 0 (off) or a decay in (0, 1) such as 0.999, got {g.ema}"
+        )
     validate_sampling(cfg.sampling)
     validate_evaluation(cfg.evaluation)
     validate_runtime(cfg.runtime)
@@ -220,6 +224,13 @@ def validate_sampling(s: SamplingConfig) -> None:
         ("sampling.candidates", s.candidates, CANDIDATES_LIMIT),
         ("sampling.observer_width", s.observer_width, WIDTH_LIMIT),
     )
+    t = s.truncation
+    if not (t == 0 or TRUNCATION_RANGE[0] <= t <= TRUNCATION_RANGE[1]):
+        lo, hi = TRUNCATION_RANGE
+        raise ConfigError(
+            f"sampling.truncation must be 0 (off) or a bound on the noise from {lo} to {hi}, "
+            f"got {t}"
+        )
 
 
 # Bounds checked before any folder is made: a value past them asks for memory no machine
@@ -230,6 +241,9 @@ SEED_LIMIT = 2**32
 WIDTH_LIMIT = 2048  # the paper's generator is 196 wide, the evaluation networks 128
 NZ_LIMIT = 4096
 CANDIDATES_LIMIT = 10_000  # draws herding looks at for each image it keeps
+# The truncation trick's bound: below 0.1 hardly any normal draw is kept (endless redraws);
+# above 10 no draw is ever cut (the same as off).
+TRUNCATION_RANGE = (0.1, 10.0)
 
 
 def _at_most(*settings: tuple[str, int | None, int]) -> None:

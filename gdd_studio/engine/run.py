@@ -299,6 +299,8 @@ class Run(RunResume, RunRecords):
             if phase == 1 and cfg.gan.select == "best" and t.best is not None:
                 t.G.load_state_dict(t.best["G"])
                 t.D.load_state_dict(t.best["D"])
+                if t.G_ema is not None:
+                    t.G_ema.load_state_dict(t.best["G_ema"])
                 self._log(
                     f"phase 1: keeping the epoch-{t.best['epoch']} generator "
                     f"(quick accuracy {100 * t.best['score']:.1f} %)"
@@ -331,7 +333,7 @@ class Run(RunResume, RunRecords):
             self._save_generator(t)
             try:
                 chosen, _ = choose_set(
-                    self.dir, cfg, cfg.ipc, t.G, t.device, sampling, t.data, self._log,
+                    self.dir, cfg, cfg.ipc, t.sampler, t.device, sampling, t.data, self._log,
                     lambda: control.stop_requested,
                 )  # fmt: skip
             except GddError:
@@ -368,12 +370,13 @@ class Run(RunResume, RunRecords):
         return None
 
     def _save_generator(self, t: Trainer) -> None:
-        t.G.eval()
+        g = t.sampler  # the moving average when gan.ema is on
+        g.eval()
         if not all(
-            torch.isfinite(v).all() for v in t.G.state_dict().values() if v.is_floating_point()
+            torch.isfinite(v).all() for v in g.state_dict().values() if v.is_floating_point()
         ):
             raise GddError("the generator's weights are not finite (NaN or infinite): not saved")
-        storage.atomic_torch_save(self.generator_path, t.G.state_dict())
+        storage.atomic_torch_save(self.generator_path, g.state_dict())
 
     def _maybe_select(self, t: Trainer) -> None:
         g = self.cfg.gan
@@ -390,6 +393,8 @@ class Run(RunResume, RunRecords):
                 "G": {k: v.detach().clone() for k, v in t.G.state_dict().items()},
                 "D": {k: v.detach().clone() for k, v in t.D.state_dict().items()},
             }  # fmt: skip
+            if t.G_ema is not None:
+                t.best["G_ema"] = {k: v.detach().clone() for k, v in t.G_ema.state_dict().items()}
 
     def _pause(self, t: Trainer, control: RunControl, clock: _RateClock) -> None:
         self._flush_metrics()
@@ -430,7 +435,8 @@ class Run(RunResume, RunRecords):
             self._save_generator(t)
             self.distilled_path(cfg.ipc).unlink(missing_ok=True)  # a set of an earlier finish
             chosen = synthetic_set(
-                self.dir, cfg.ipc, generator=t.G, device=t.device, data=t.data, log=self._log
+                self.dir, cfg.ipc, generator=t.sampler, device=t.device, data=t.data,
+                log=self._log,
             )
             labels = chosen.labels
             how = f"{chosen.selection} selection"

@@ -208,11 +208,12 @@ class RunRecords:
         return header[4:] if header[:2] == ["phase", "step"] else METRIC_COLUMNS
 
     def _save_grid(self, t: Trainer, phase: int) -> None:
-        was_training = t.G.training
-        t.G.eval()
+        g = t.sampler  # the moving average when gan.ema is on: what the sets come from
+        was_training = g.training
+        g.eval()
         with torch.no_grad():
-            images = to_uint8(t.G(self._grid_z.to(t.device)))
-        t.G.train(was_training)
+            images = to_uint8(g(self._grid_z.to(t.device)))
+        g.train(was_training)
         grid = make_grid(images, t.data.num_classes, self.cfg.monitor.grid_cols)
         path = self.folder.grid(phase, t.step)
         storage.atomic_save_png(path, grid)

@@ -30,6 +30,7 @@ def sample_images(
     seed: int,
     device: torch.device | str,
     batch_size: int = 500,
+    truncation: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """IPC images per class from a seeded noise draw: uint8 (N, H, W, C) and int64 labels.
 
@@ -43,7 +44,7 @@ def sample_images(
     chunks = []
     for start in range(0, len(labels), batch_size):
         y = labels[start : start + batch_size].to(device)
-        z = conditional_noise(y, nz, num_classes, rng)
+        z = conditional_noise(y, nz, num_classes, rng, truncation)
         chunks.append(to_uint8(generator_net(z)))
     generator_net.train(was_training)
     return np.concatenate(chunks), labels.numpy().astype(np.int64)

@@ -87,8 +87,11 @@ class RealPool:
 
 def selection_spec(s: SamplingConfig) -> dict:
     """The settings that decide which images a selection keeps (recorded with every set)."""
+    # The truncation trick changes the draws themselves: named when on, absent (as before
+    # it existed) when off, so that sets stored earlier keep their specs.
+    trunc = {"truncation": s.truncation} if s.truncation > 0 else {}
     if s.selection == "random":
-        return {"selection": "random"}
+        return {"selection": "random", **trunc}
     spec = {
         "selection": s.selection,
         "candidates": s.candidates,
@@ -97,7 +100,7 @@ def selection_spec(s: SamplingConfig) -> dict:
     }
     if s.choose_from != "generator":  # absent from sets chosen among draws only, as before
         spec["choose_from"] = s.choose_from
-    return spec
+    return {**spec, **trunc}
 
 
 # What each ``sampling.choose_from`` lets herding choose among, in words.
@@ -313,7 +316,9 @@ def select_set(
     k = generator_net.num_classes
     per_class = candidates_per_class(s, ipc)
     if s.selection == "random":
-        cand, cand_labels = sample_images(generator_net, k, per_class, nz, seed, device)
+        cand, cand_labels = sample_images(
+            generator_net, k, per_class, nz, seed, device, truncation=s.truncation
+        )
         kept = np.arange(len(cand_labels), dtype=np.int64)
         return Selection(cand[kept], cand_labels[kept], cand, cand_labels, kept, None)
     if s.selection != "herding":
@@ -323,7 +328,9 @@ def select_set(
     if s.choose_from != "generator" and real is None:
         raise GddError(f"choosing from '{s.choose_from}' needs the real training images")
     if per_class:
-        cand, cand_labels = sample_images(generator_net, k, per_class, nz, seed, device)
+        cand, cand_labels = sample_images(
+            generator_net, k, per_class, nz, seed, device, truncation=s.truncation
+        )
         x01 = torch.from_numpy(cand).permute(0, 3, 1, 2).to(device).float() / 255
         feats, logits = observer_outputs(observer, x01, norm)
         labels_t = torch.from_numpy(cand_labels)

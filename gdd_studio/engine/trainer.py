@@ -7,6 +7,7 @@ loop that calls them, reports and writes the run folder is ``run.Run``.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +49,12 @@ class Trainer:
         k, c, s = data.num_classes, data.channels, data.image_size
         m = cfg.model
         self.G = _build_seeded(cfg.seed, lambda: Generator(k, m.nz, m.width, c, s)).to(device)
+        # [issue 28] The moving average of G's weights (gan.ema), the generator the sets
+        # and grids come from; None when off. ema_updates counts the G steps averaged.
+        self.G_ema: nn.Module | None = copy.deepcopy(self.G).eval() if cfg.gan.ema > 0 else None
+        if self.G_ema is not None:
+            self.G_ema.requires_grad_(False)
+        self.ema_updates = 0
         self.D = _build_seeded(cfg.seed + 1, lambda: Discriminator(k, m.width, c, s)).to(device)
         betas = (cfg.gan.beta1, cfg.gan.beta2)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.gan.lr, betas=betas)
@@ -134,6 +141,27 @@ class Trainer:
         return self.data.x_train[idx].float() / 255, self.data.y_train[idx]
 
     @property
+    def sampler(self) -> nn.Module:
+        """The generator the run's sets, grids and generator.pt come from: the moving
+        average of G's weights when gan.ema is on, else G itself."""
+        return self.G_ema if self.G_ema is not None else self.G
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """After a G step: the average moves towards G (its decay warmed up from 0.1, as
+        (1 + n) / (10 + n), so that the first steps' weights fade quickly); BatchNorm's
+        running statistics are copied, as they are estimates, not weights."""
+        if self.G_ema is None:
+            return
+        self.ema_updates += 1
+        n = self.ema_updates
+        decay = min(self.cfg.gan.ema, (1 + n) / (10 + n))
+        for avg, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
+            avg.lerp_(p.detach(), 1 - decay)
+        for avg, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
+            avg.copy_(b)
+
+    @property
     def epoch(self) -> int:
         return self.phase_step // self.spe[self.phase] if self.phase in self.spe else 0
 
@@ -181,6 +209,7 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
+        self.update_ema()
         out = {"g_loss": g_loss, "g_adv": g_adv, "g_cls": g_cls}
         out.update(self.discriminator_step(real01 * 2 - 1, y))
         return out
@@ -349,6 +378,7 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
+        self.update_ema()
         out.update({"g_loss": g_loss, "g_adv": g_adv, "g_cls": g_cls})
         if dc.discriminator == "trained":
             out.update(self.discriminator_step(real01 * 2 - 1, y))
@@ -360,7 +390,7 @@ class Trainer:
         as DiM's selection does; only used when gan.select = best)."""
         g, d = self.cfg.gan, self.data
         images, labels = sample_images(
-            self.G, d.num_classes, g.select_ipc, self.cfg.model.nz,
+            self.sampler, d.num_classes, g.select_ipc, self.cfg.model.nz,
             self.cfg.seed * 1000 + SEED_SELECT, self.device,
         )  # fmt: skip
         x = torch.from_numpy(images).permute(0, 3, 1, 2).to(self.device).float() / 255
@@ -401,6 +431,9 @@ class Trainer:
             "pretrained": self.pretrained,
             "best": self.best,
         }
+        if self.G_ema is not None:
+            state["G_ema"] = self.G_ema.state_dict()
+            state["ema_updates"] = self.ema_updates
         if self.refine_start is not None:
             refiner = self.refiner.state_dict() if self.refiner is not None else self.refiner_state
             state["refine"] = {"start": self.refine_start, "refiner": refiner}
@@ -417,6 +450,14 @@ class Trainer:
         self.elapsed = float(state["elapsed"])
         self.perm = state["perm"]
         self.G.load_state_dict(state["G"])
+        if self.G_ema is not None:
+            if "G_ema" not in state:
+                raise CheckpointError(
+                    "checkpoint holds no moving average of the generator (gan.ema): it was "
+                    "written without it"
+                )
+            self.G_ema.load_state_dict(state["G_ema"])
+            self.ema_updates = int(state["ema_updates"])
         self.D.load_state_dict(state["D"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])

@@ -89,12 +89,15 @@ def conditional_noise(
     nz: int,
     num_classes: int,
     generator: torch.Generator | None = None,
+    truncation: float = 0.0,
 ) -> Tensor:
     """Draw DiM's conditional noise: z ~ N(0, I) whose first K entries are one-hot(label).
 
     The draw happens on the CPU with ``generator`` so that the same seed gives the same
     noise on any device (CUDA and CPU random streams differ); the result is moved to
-    ``labels.device``.
+    ``labels.device``. ``truncation`` > 0 is the truncation trick (Brock et al., BigGAN):
+    every noise entry beyond +-truncation is drawn again from the same stream until it lies
+    within, trading variety for fidelity; 0 keeps the plain normal draw.
     """
     if nz < num_classes:
         raise ValueError(f"nz ({nz}) must be >= num_classes ({num_classes}) for the one-hot")
@@ -102,6 +105,11 @@ def conditional_noise(
     if labels_cpu.numel() and (labels_cpu.min() < 0 or labels_cpu.max() >= num_classes):
         raise ValueError(f"labels must lie in [0, {num_classes}), got {labels_cpu.tolist()}")
     z = torch.randn(labels_cpu.numel(), nz, generator=generator)
+    if truncation > 0:
+        outside = z.abs() > truncation
+        while bool(outside.any()):
+            z[outside] = torch.randn(int(outside.sum()), generator=generator)
+            outside = z.abs() > truncation
     z[:, :num_classes] = nn.functional.one_hot(labels_cpu, num_classes).to(z.dtype)
     return z.to(labels.device)
 

@@ -144,7 +144,9 @@ def load_run_generator(run: RunRef, which: str = "distilled") -> Generator:
         path = RunFolder(run_dir).phase_checkpoint(1)
         if not path.is_file():
             raise GddError(f"run {run_dir} has no phase-1 checkpoint ({path} is missing)")
-        state = load_checkpoint(path)["G"]
+        ckpt = load_checkpoint(path)
+        # with gan.ema on, the moving average: the generator every set of the run is drawn from
+        state = ckpt.get("G_ema", ckpt["G"])
     else:
         raise ValueError(f"unknown generator {which!r}")
     g = Generator(
