@@ -233,13 +233,19 @@ def test_ctrl_c_or_sigterm_stops_every_worker_at_a_checkpoint_and_resume_finishe
     tmp_path, data_file, sig, code
 ):
     """SIGINT as a terminal's Ctrl-C, SIGTERM as a scheduler's pre-emption (Slurm, Docker,
-    systemd signal the whole group): the coordinator and each worker stop at a step."""
+    systemd signal the whole group): the coordinator and each worker stop at a step.
+    SIGTERM first reaches one worker alone (``kill PID``): its member stops at a step with
+    a checkpoint while the other trains on, and resumes to the uninterrupted generator."""
     runs = tmp_path / "runs"
     config = _long_config(tmp_path, data_file)
     args = ["sweep", "--config", str(config), "--axis", "seed=0,1", "--workers", "2"]
     proc = _start_cli(args, runs, start_new_session=True)
     try:
         _wait_for(lambda: len(list(runs.glob("*/checkpoints/last.pt"))) == 2, proc)
+        if sig == signal.SIGTERM:
+            alone = _member_dirs(runs)[0]
+            os.kill(read_run_info(alone)["pid"], sig)  # one worker
+            _wait_for(lambda: read_run_info(alone)["status"] == "stopped", proc)
         os.killpg(proc.pid, sig)  # the whole group
         _, err = proc.communicate(timeout=120)
     finally:
@@ -252,8 +258,16 @@ def test_ctrl_c_or_sigterm_stops_every_worker_at_a_checkpoint_and_resume_finishe
     assert "sweep --resume" in err
     (sweep_dir,) = (runs / "sweeps").iterdir()
     assert not list(sweep_dir.glob(".stop-*"))  # the stop request is cleared
-    assert main(["sweep", "--resume", str(sweep_dir)]) == 0
+    with torch_threads(1):  # as the workers ran (2 workers, a core each)
+        assert main(["sweep", "--resume", str(sweep_dir)]) == 0
     assert [read_run_info(d)["status"] for d in members] == ["finished", "finished"]
+    if sig == signal.SIGTERM:  # the member stopped alone ends as if never stopped
+        whole = Run.create(Run.open(members[0]).cfg, tmp_path / "whole")
+        with torch_threads(1):
+            assert whole.execute() == "finished"
+        a = torch.load(members[0] / "generator.pt", weights_only=True)
+        b = torch.load(whole.dir / "generator.pt", weights_only=True)
+        assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_workers_die_with_a_killed_coordinator_and_resume_finishes(tmp_path, data_file):
@@ -529,3 +543,44 @@ def test_ray_evaluation_equals_the_sequential_one(ray_session, sequential_eval, 
     doc = Evaluation(run, tiny_eval(), device="cpu").execute(executor=executors.RayExecutor())
     assert doc["status"] == "finished"
     assert _accuracies(run) == expected
+
+
+def test_a_ray_member_preempted_by_sigterm_resumes_on_the_next_worker(
+    ray_session, tmp_path, data_file
+):
+    """Issue 31: SIGTERM to a Ray member's worker (a pre-emption) stops it at a step with a
+    checkpoint; the worker ends, Ray retries the task on another worker, and the member
+    resumes there to the generator of an uninterrupted run."""
+    import threading
+
+    cfg = tiny_config(f"npz:{data_file}")
+    cfg.gan.epochs = 40
+    sweep = Sweep.create(cfg, [("seed", ["0"])], tmp_path / "runs")
+    run_dir = sweep.member_dir(sweep.members[0])
+    counts: dict = {}
+    thread = threading.Thread(
+        target=lambda: counts.update(sweep.execute(executors.RayExecutor()))
+    )
+    thread.start()
+    deadline = time.monotonic() + 120
+    while True:
+        info = read_run_info(run_dir)
+        if info.get("status") == "running" and (run_dir / "checkpoints" / "last.pt").exists():
+            break
+        assert thread.is_alive() and time.monotonic() < deadline, info
+        time.sleep(0.02)
+    first = info["pid"]
+    assert first != os.getpid()
+    os.kill(first, signal.SIGTERM)
+    thread.join(timeout=600)
+    assert not thread.is_alive()
+    assert counts == {"finished": 1}
+    log = (run_dir / "log.txt").read_text()
+    assert "stopped at step" in log and "resumed from step" in log, log
+    assert read_run_info(run_dir)["pid"] != first  # on another worker
+    whole = Run.create(Run.open(run_dir).cfg, tmp_path / "whole")
+    with torch_threads(1):
+        assert whole.execute() == "finished"
+    a = torch.load(run_dir / "generator.pt", weights_only=True)
+    b = torch.load(whole.dir / "generator.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)

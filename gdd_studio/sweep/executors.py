@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -130,12 +131,14 @@ def _init_worker(slots: Any) -> None:
 def _stop_on_sigterm() -> None:
     """SIGTERM to a worker (a pre-emption, ``kill``, the whole job's group by a scheduler):
     its job stops at the next step with a checkpoint, as a stopped run does, and so does
-    every later job it is handed; a second SIGTERM ends it at once."""
+    every later job it is handed. A later SIGTERM changes nothing: a scheduler that signals
+    the whole group after one worker must not kill that worker mid-stop (a worker that dies
+    breaks the pool, and its coordinator's exit takes the other workers with it before
+    their checkpoints). SIGKILL still ends it at once."""
     from ..engine.events import PROCESS_STOP
 
     def on_sigterm(signum, frame):
         PROCESS_STOP.set()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     try:
         signal.signal(signal.SIGTERM, on_sigterm)
@@ -242,12 +245,21 @@ def _ray_call(fn: Callable[[Any, Worker], Any], job: Any, flag: str | None) -> A
     import ray
     import torch
 
+    from ..engine.events import PROCESS_STOP
+
     _stop_on_sigterm()  # a pre-empted member stops with a checkpoint; Ray retries it
     assigned = ray.get_runtime_context().get_assigned_resources()
     threads = max(1, int(assigned.get("CPU", 1)))
     torch.set_num_threads(threads)
     device = "cuda" if assigned.get("GPU", 0) and torch.cuda.is_available() else "cpu"
-    return fn(job, Worker(device, threads, flag))
+    out = fn(job, Worker(device, threads, flag))
+    if PROCESS_STOP.is_set() and not (flag and Path(flag).exists()):
+        # Pre-empted (SIGTERM to this worker, not a stop of the whole sweep): the job
+        # stopped at a step with its checkpoint. The worker ends as the signal asked, so
+        # that Ray retries the task on another worker, where the member resumes from that
+        # checkpoint instead of waiting for `sweep --resume`.
+        os._exit(128 + signal.SIGTERM)
+    return out
 
 
 class RayExecutor:
