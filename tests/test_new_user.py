@@ -131,3 +131,20 @@ def test_the_exported_chart_shows_a_point_of_difference():
     low, top = ax.get_ylim()
     assert low > 80 and 1.4 / (top - low) >= 0.1
     assert "axis from" in ax.get_ylabel()
+
+
+def test_the_charts_name_a_narrowed_networks_width(window):
+    """Issue 31, item 8: a smoke run evaluates at width 16; the chart label says so, and
+    says nothing for the literature's width."""
+    from gdd_studio.export.charts import architecture_figure, ipc_figure
+
+    narrow = [{**r, "width": 16} for r in CLOSE]
+    chart = window.evaluation.chart
+    chart.show_rows(narrow, "arch", 10)
+    assert "networks of width 16" in chart.getPlotItem().getAxis("left").labelText
+    chart.show_rows(CLOSE, "arch", 10)
+    assert "width" not in chart.getPlotItem().getAxis("left").labelText
+    assert "networks of width 16" in architecture_figure(narrow).axes[0].get_ylabel()
+    assert "width" not in architecture_figure(CLOSE).axes[0].get_ylabel()
+    two = narrow + [{**r, "ipc": 1} for r in narrow]
+    assert "networks of width 16" in ipc_figure(two).axes[0].get_ylabel()

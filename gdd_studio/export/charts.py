@@ -63,9 +63,23 @@ def zoomed_range(lows: Sequence[float], highs: Sequence[float]) -> tuple[float, 
     return max(0.0, math.floor(lo - pad)), min(102.0, math.ceil(hi + 1.6 * pad))
 
 
-def zoomed_label(lo: float) -> str:
-    """The accuracy axis' title, saying so when it does not start at 0."""
-    return "test accuracy (%)" if lo <= 0 else f"test accuracy (%), axis from {lo:g} %"
+def zoomed_label(lo: float, widths: Sequence[int] = ()) -> str:
+    """The accuracy axis' title, saying so when it does not start at 0, and naming the
+    networks' width where the rows were trained narrower than the literature's."""
+    text = "test accuracy (%)" if lo <= 0 else f"test accuracy (%), axis from {lo:g} %"
+    return text + width_note(widths)
+
+
+def narrowed_widths(rows: Sequence[dict[str, Any]]) -> list[int]:
+    """The network widths of rows evaluated narrower than the literature's (none: [])."""
+    return sorted({int(r["width"]) for r in rows if r.get("width") is not None})
+
+
+def width_note(widths: Sequence[int]) -> str:
+    """", networks of width 16" for rows trained narrowed; "" for the literature's."""
+    if not widths:
+        return ""
+    return f", networks of width {', '.join(map(str, widths))}"
 
 
 def _points(ax, xs, ys, es, name: str, colour: str, decimals: int) -> None:
@@ -108,7 +122,7 @@ def architecture_figure(rows: Sequence[dict[str, Any]], title: str | None = None
         ax.set_xlim(-0.6, len(archs) - 0.4)
         lo, hi = zoomed_range(lows, highs) if lows else (0.0, 105.0)
         ax.set_ylim(lo, hi)
-        ax.set_ylabel(zoomed_label(lo))
+        ax.set_ylabel(zoomed_label(lo, narrowed_widths(rows)))
         ax.set_title(f"IPC {ipc}" if ipc is not None else "full training set")
         ax.grid(axis="y", alpha=0.3)
     _legend(fig, axes)
@@ -142,7 +156,7 @@ def ipc_figure(rows: Sequence[dict[str, Any]], title: str | None = None):
         ax.set_xticks(ipcs, [str(i) for i in ipcs])
         ax.minorticks_off()
         ax.set_xlabel("images per class (IPC)")
-        ax.set_ylabel("test accuracy (%)")
+        ax.set_ylabel("test accuracy (%)" + width_note(narrowed_widths(rows)))
         ax.set_title(ARCH_TITLES[arch])
         ax.grid(alpha=0.3)
     _legend(fig, axes)

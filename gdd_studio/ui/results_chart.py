@@ -91,7 +91,7 @@ class ResultsChart(pg.PlotWidget):
         self.item.setLabel("left", "test accuracy (%)")
 
     def show_rows(self, rows: list[dict[str, Any]], kind: str, key: Any) -> None:
-        from ..export.charts import ordered_series, series_name
+        from ..export.charts import narrowed_widths, ordered_series, series_name
 
         if kind == "arch":  # one IPC: x = network, a bar per series; full-real always shown
             rows = [r for r in rows if r.get("ipc") in (key, None)]
@@ -117,7 +117,8 @@ class ResultsChart(pg.PlotWidget):
                     points.setdefault(name, []).append(
                         (i, 100 * match[0]["mean"], 100 * match[0]["std"])
                     )
-        self._draw(points, titles, bottom, bars=kind == "arch", decimals=1)
+        self._draw(points, titles, bottom, bars=kind == "arch", decimals=1,
+                   widths=narrowed_widths(rows))  # fmt: skip
 
     def show_sweep(self, rows: list[dict[str, Any]], x_key: str, numeric: bool) -> None:
         """A sweep's points for one network and IPC (``sweep.table`` rows): accuracy against
@@ -148,12 +149,13 @@ class ResultsChart(pg.PlotWidget):
 
     def _draw(
         self, points: dict[str, list[tuple[int, float, float]]], titles: list[str],
-        bottom: str, bars: bool, decimals: int,
+        bottom: str, bars: bool, decimals: int, widths: list[int] | None = None,
     ) -> None:  # fmt: skip
         """Series of (x index, mean %, std %) as grouped points (``bars``: categories side
         by side) or lines, with error bars and value labels; ``drawn`` records them. The
         accuracy axis is zoomed to the points, and its title says where it starts: bars
-        from 0 % drew 93.0 and 94.4 the same height."""
+        from 0 % drew 93.0 and 94.4 the same height; it names ``widths``, the networks'
+        where narrowed."""
         from ..export.charts import COLOURS, zoomed_label, zoomed_range
 
         self._cleared = None
@@ -205,7 +207,7 @@ class ResultsChart(pg.PlotWidget):
         self.item.setXRange(-0.6, len(titles) - 0.4, padding=0)
         y_lo, y_top = zoomed_range(lows, highs)
         self.item.setYRange(y_lo, y_top, padding=0)
-        self.item.setLabel("left", zoomed_label(y_lo))
+        self.item.setLabel("left", zoomed_label(y_lo, widths or ()))
         if not bars:
             self.value_labels = spread_labels(self.value_labels, 0.045 * (y_top - y_lo))
         for xi, yi, text in self.value_labels:
