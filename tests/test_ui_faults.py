@@ -2,6 +2,8 @@
 
 import csv
 
+import pytest
+
 from gdd_studio.engine.events import Progress, RunControl
 from gdd_studio.engine.run import Run
 from gdd_studio.rundir.folder import read_run_info
@@ -76,3 +78,20 @@ def test_a_corrupt_config_is_named_once(window, tmp_path):
     window.setup_area.load_config_file(bad)
     kind, text = window.last_message
     assert kind == "error" and text.count(str(bad)) == 1 and "\n" not in text
+
+
+@pytest.mark.parametrize("doc", ['{"results": [1, "x"]}', "not json"])
+def test_a_run_with_a_damaged_results_file_is_shown_and_named(make_window, run_copy, doc):
+    """Issue 31's audit: selecting such a run in the window gave a traceback."""
+    from gdd_studio.rundir.folder import RunFolder
+
+    results = RunFolder(run_copy).results
+    results.parent.mkdir(exist_ok=True)
+    results.write_text(doc)
+    window = make_window()
+    window.runs_panel.select(run_copy)
+    window.tabs.setCurrentWidget(window.evaluation)
+    title = window.evaluation.title.text()
+    assert "eval/results.json" in title and "damaged" in title
+    assert window.evaluation.rows == [] and window.evaluation.table.rowCount() == 0
+    assert results.read_text() == doc  # nothing moved by looking

@@ -57,6 +57,13 @@ def load_results(run_dir: str | Path) -> dict[str, Any] | None:
     return upgrade_results(doc)
 
 
+def results_unreadable(run_dir: str | Path) -> bool:
+    """The run has a results file that readers skip (not JSON, or not rows of ours): the
+    next save keeps it aside; until then a reader shows the run as unevaluated."""
+    path = results_path(run_dir)
+    return path.is_file() and load_results(run_dir) is None
+
+
 def _is_row(row: Any) -> bool:
     """A result row as this program writes it: what every reader takes for granted."""
     return (

@@ -108,6 +108,7 @@ class EvalResults:
     def refresh_results(self) -> None:
         """Re-read the results of the shown runs from their folders."""
         from ..evaluation.compare import comparison_rows, run_labels
+        from ..evaluation.results import results_unreadable
 
         self._stamp = self._results_stamp()
         self.rows = comparison_rows(self.run_dirs) if self.run_dirs else []
@@ -123,6 +124,14 @@ class EvalResults:
             )
         else:
             self.title.setText(f"<b>{self.run_dirs[0].name}</b>")
+        damaged = [d for d in self.run_dirs if results_unreadable(d)]
+        if damaged:  # shown as unevaluated: say why, and what happens to the file
+            names = ", ".join(d.name for d in damaged)
+            self.title.setText(
+                self.title.text() + f"<br>The evaluation results of {names} "
+                "(eval/results.json) are damaged and not shown; the next evaluation keeps "
+                "the file aside as eval/results.unreadable-&lt;time&gt;.json."
+            )
         self._fill_sweep_table()
         self._fill_table(comparing)
         self._fill_chart_kinds()
