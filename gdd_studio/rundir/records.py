@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .folder import RunFolder, read_run_info
+from .folder import ACTIVE, RunFolder, read_run_info
 
 GRID_NAME = re.compile(r"phase(\d+)_(\d+)\.png$")
 _ROW_KEYS = ("phase", "step", "epoch", "time")
@@ -226,14 +226,52 @@ class RunSummary:
         )
 
 
-def list_runs(runs_dir: Path) -> list[RunSummary]:
-    """Every run folder under ``runs_dir``, newest first."""
+class RunsCache:
+    """What :func:`list_runs` read last time, so that a runs folder of thousands of runs
+    costs a stat per run on the next look, not a JSON parse: a run's summary is read again
+    only when its ``run.json`` changed (its mtime, size or inode: writers replace it), or
+    when the run is active (whether its writer still lives is asked each time)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[tuple[int, int, int], RunSummary]] = {}
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def list_runs(runs_dir: Path, cache: RunsCache | None = None) -> list[RunSummary]:
+    """Every run folder under ``runs_dir``, newest first (``cache``: reuse what is
+    unchanged since the last call with it)."""
     root = Path(runs_dir)
     try:
-        candidates = [p for p in root.iterdir() if p.is_dir()]
+        with os.scandir(root) as it:
+            candidates = [Path(e.path) for e in it if e.is_dir()]
     except OSError:
         return []
-    runs = [RunSummary(p, read_run_info(p)) for p in candidates if RunFolder(p).config.is_file()]
+    runs = []
+    seen: dict[str, tuple[tuple[int, int, int], RunSummary]] = {}
+    for p in candidates:
+        folder = RunFolder(p)
+        stamp = _stamp(folder.info)
+        kept = cache.entries.get(str(p)) if cache is not None else None
+        if kept is not None and stamp is not None and kept[0] == stamp:
+            summary = kept[1]
+            if summary.status in ACTIVE:  # its writer may have died since: ask again
+                summary = RunSummary(p, read_run_info(p))
+        else:
+            if not folder.config.is_file():
+                continue
+            summary = RunSummary(p, read_run_info(p))
+        if stamp is not None:
+            seen[str(p)] = (stamp, summary)
+        runs.append(summary)
+    if cache is not None:
+        cache.entries = seen
     return sorted(runs, key=lambda r: float(r.info.get("created", 0) or 0), reverse=True)
 
 
@@ -241,6 +279,7 @@ __all__ = [
     "LogReader",
     "MetricsReader",
     "RunSummary",
+    "RunsCache",
     "list_grids",
     "list_runs",
     "parse_metrics_row",

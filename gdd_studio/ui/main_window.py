@@ -457,7 +457,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _poll(self) -> None:
-        self.refresh_runs()
+        self.runs_panel.poll()  # read off this thread; the list follows when it is read
         self.evaluation.poll()
         self._follow_sweep()
         self.training.poll()
@@ -523,6 +523,7 @@ class MainWindow(QMainWindow):
             return
         self._redraw_timer.stop()
         self._poll_timer.stop()
+        self.runs_panel.shutdown()
         self.save_state()
         super().closeEvent(event)
 
@@ -532,6 +533,7 @@ class MainWindow(QMainWindow):
         wait_for_jobs(self)  # training, evaluation and the set viewer's
         self._redraw_timer.stop()
         self._poll_timer.stop()
+        self.runs_panel.shutdown()
 
     def save_state(self) -> None:
         """What the next launch reopens with: size, splitters, dataset, preset, runs folder."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from ..rundir.records import RunSummary
 from ..view import Entry, QueueRow, RunsModel
+from ..view.runs import RunsSnapshot
 
 PATH_ROLE = Qt.ItemDataRole.UserRole  # runs list and queue: the run or sweep folder (str)
 KIND_ROLE = Qt.ItemDataRole.UserRole + 1  # runs list: "run", "sweep" or "member" (of a sweep)
@@ -68,6 +69,26 @@ class SweepQueue(QTreeWidget):
         ]
 
 
+class _Scanner(QObject):
+    """Reads the runs folder on a thread of the panel's own pool (``RunsModel.scan``): a
+    folder of thousands of runs never holds the GUI thread. Its signal reaches the panel
+    queued, on the GUI thread (the pool waits for a read under way when it is deleted)."""
+
+    scanned = Signal(object)  # a RunsSnapshot, or None when the read failed
+
+    def __init__(self, model: RunsModel) -> None:
+        super().__init__()
+        self.model = model
+
+    @Slot()
+    def scan(self) -> None:
+        try:
+            snap: RunsSnapshot | None = self.model.scan()
+        except Exception:  # noqa: BLE001 - a folder gone or unreadable: the next poll retries
+            snap = None
+        self.scanned.emit(snap)
+
+
 class RunsPanel(QWidget):
     """Every run and sweep of the runs folder, Resume, and the Runs folder... button.
 
@@ -96,6 +117,7 @@ class RunsPanel(QWidget):
             "to compare their evaluations"
         )
         self.runs.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.runs.setUniformItemSizes(True)  # every row two lines: no per-row measuring
         self.runs.currentItemChanged.connect(self._current_changed)
         self.runs.itemSelectionChanged.connect(self.selectionChanged)
         rv.addWidget(self.runs, 1)
@@ -110,29 +132,89 @@ class RunsPanel(QWidget):
         row.addWidget(self.open_runs_button)
         rv.addLayout(row)
         self.setMinimumWidth(240)
+        # What the list shows (the model's rows when last drawn) and each path's row.
+        self._entries: list[Entry] = []
+        self._paths: list[str] = []
+        self._rows: dict[str, int] = {}
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._scanner = _Scanner(model)
+        self._scanner.scanned.connect(self._on_scanned)
+        self._scanning = self._closed = False
 
     # ---- the list -----------------------------------------------------------------------
     def refresh(self, force: bool = False) -> None:
-        """Re-read the runs folder; rebuild the list only when something changed,
-        keeping the current and the selected rows."""
-        changed = self.model.refresh()
+        """Re-read the runs folder now (on this thread); redraw only what changed,
+        keeping the current and the selected rows (``force``: rebuild the list)."""
+        self._show(self.model.refresh(), force)
+
+    def poll(self) -> None:
+        """Re-read the runs folder on the scanner's thread; the list follows when the
+        read is done (a read still going is not asked again)."""
+        if not self._scanning and not self._closed:
+            self._scanning = True
+            self._pool.start(self._scanner.scan)
+
+    @Slot(object)
+    def _on_scanned(self, snap: RunsSnapshot | None) -> None:
+        self._scanning = False
+        if snap is not None:
+            self._show(self.model.apply(snap))
+
+    def shutdown(self) -> None:
+        """No more reads; wait for one under way (the window closes)."""
+        self._closed = True
+        self._pool.waitForDone()
+
+    def _show(self, changed: bool, force: bool = False) -> None:
         self.runs_label.setText(self.model.label_text())
         self.fill_queue()
-        if not changed and not force:
-            self.update_resume_button()
-            return
-        current = self.current_path()
-        chosen = {str(p) for p in self.selected_paths()} | set(self.selected_sweeps())
-        self.runs.blockSignals(True)
-        self.runs.clear()
-        for entry in self.model.entries():
-            item = self._item(entry)
-            self.runs.addItem(item)
-            if current is not None and current == entry.path:
-                self.runs.setCurrentItem(item)
-            item.setSelected(entry.path in chosen)
-        self.runs.blockSignals(False)
+        if changed or force:
+            self._render(force)
         self.update_resume_button()
+
+    def _render(self, force: bool) -> None:
+        """Redraw the list from the model's rows: the texts of the rows that changed
+        when the rows are the same runs in the same order; new runs at the top inserted
+        there; anything else (a run gone, a sweep regrouped) rebuilt, keeping the current
+        and the selected rows."""
+        entries = self.model.rows
+        paths = [e.path for e in entries]
+        added = len(paths) - len(self._paths)
+        if not force and paths == self._paths:
+            for row, (new, old) in enumerate(zip(entries, self._entries, strict=True)):
+                if new != old:
+                    self._update_item(self.runs.item(row), new)
+        elif not force and added > 0 and paths[added:] == self._paths:
+            self.runs.blockSignals(True)
+            for row, entry in enumerate(entries[:added]):
+                self.runs.insertItem(row, self._item(entry))
+            for row, (new, old) in enumerate(zip(entries[added:], self._entries, strict=True)):
+                if new != old:
+                    self._update_item(self.runs.item(added + row), new)
+            self.runs.blockSignals(False)
+        else:
+            current = self.current_path()
+            chosen = {str(p) for p in self.selected_paths()} | set(self.selected_sweeps())
+            self.runs.blockSignals(True)
+            self.runs.setUpdatesEnabled(False)
+            self.runs.clear()
+            for entry in entries:
+                item = self._item(entry)
+                self.runs.addItem(item)
+                if current is not None and current == entry.path:
+                    self.runs.setCurrentItem(item)
+                item.setSelected(entry.path in chosen)
+            self.runs.setUpdatesEnabled(True)
+            self.runs.blockSignals(False)
+        self._entries, self._paths = entries, paths
+        self._rows = {p: i for i, p in enumerate(paths)}
+
+    @staticmethod
+    def _update_item(item: QListWidgetItem, entry: Entry) -> None:
+        item.setText(entry.text)
+        item.setToolTip(entry.tooltip)
+        item.setData(KIND_ROLE, entry.kind)
 
     @staticmethod
     def _item(entry: Entry) -> QListWidgetItem:
@@ -155,13 +237,12 @@ class RunsPanel(QWidget):
         summary = self.model.summary(run_dir) if run_dir is not None else None
         if summary is None:
             return
-        for row in range(self.runs.count()):
-            item = self.runs.item(row)
-            if item.data(PATH_ROLE) == str(run_dir):
-                text = self.model.run_text(summary, item.data(KIND_ROLE) == "member")
-                if item.text() != text:
-                    item.setText(text)
-                return
+        row = self._rows.get(str(run_dir))
+        item = self.runs.item(row) if row is not None else None
+        if item is not None and item.data(PATH_ROLE) == str(run_dir):
+            text = self.model.run_text(summary, item.data(KIND_ROLE) == "member")
+            if item.text() != text:
+                item.setText(text)
 
     # ---- selection ----------------------------------------------------------------------
     def current_path(self) -> str | None:
@@ -197,17 +278,17 @@ class RunsPanel(QWidget):
     def select(self, run_dir: Path, notify: bool = True, exclusive: bool = False) -> None:
         """Make ``run_dir`` current (alone, with ``exclusive``); ``notify=False`` tells
         nobody (the window shows it itself)."""
-        for row in range(self.runs.count()):
-            item = self.runs.item(row)
-            if Path(item.data(PATH_ROLE)) == run_dir:
-                self.runs.blockSignals(not notify)
-                if exclusive:
-                    self.runs.clearSelection()
-                self.runs.setCurrentItem(item)
-                item.setSelected(True)
-                self.runs.blockSignals(False)
-                self.update_resume_button()
-                return
+        row = self._rows.get(str(run_dir))
+        item = self.runs.item(row) if row is not None else None
+        if item is None or Path(item.data(PATH_ROLE)) != Path(run_dir):
+            return
+        self.runs.blockSignals(not notify)
+        if exclusive:
+            self.runs.clearSelection()
+        self.runs.setCurrentItem(item)
+        item.setSelected(True)
+        self.runs.blockSignals(False)
+        self.update_resume_button()
 
     def update_resume_button(self) -> None:
         busy = self.model.here.running

@@ -9,7 +9,9 @@ marked "running here" and show the live progress, not run.json's.
 
 from __future__ import annotations
 
+import copy
 import json
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ from ..config import phase1_settings, resolve_defaults
 from ..errors import GddError
 from ..rundir.artifacts import run_config
 from ..rundir.folder import RunFolder
-from ..rundir.records import RunSummary, list_runs
+from ..rundir.records import RunsCache, RunSummary, list_runs
 from ..rundir.sweeps import SweepFolder, list_sweeps, member_status, read_sweep
 from .training import TRAINING, Here
 
@@ -45,6 +47,19 @@ class Entry:
     path: str  # the run or sweep folder
     text: str
     tooltip: str
+
+
+@dataclass(frozen=True)
+class RunsSnapshot:
+    """One read of a runs folder: its runs (newest first) and its sweeps' sweep.json."""
+
+    runs_dir: Path
+    order: list[RunSummary]
+    sweeps: dict[str, dict[str, Any]]
+    entries: list[Entry]  # the list's rows, in order
+    member_labels: dict[str, str]  # member run folder -> its sweep label
+    key: tuple  # what the rows depend on: a change means the list changed
+    seq: int  # scans are numbered: an older one finishing late is not shown
 
 
 @dataclass(frozen=True)
@@ -74,27 +89,61 @@ class RunsModel:
         self.queue_sweep: Path | None = None  # the sweep the queue shows when none runs here
         self._order: list[RunSummary] = []  # newest first
         self._key: tuple = ()
+        self.rows: list[Entry] = []  # the list's rows as last read (entries())
+        self._scan_lock = threading.Lock()  # one scan at a time: they share the cache
+        self._cache, self._cache_dir = RunsCache(), self.runs_dir
+        self._scans = self._applied = 0
 
     # ---- reading the folder -----------------------------------------------------------
-    def refresh(self) -> bool:
-        """Re-read the runs folder; True when what the list shows has changed."""
-        self._order = list_runs(self.runs_dir)
-        self.summaries = {str(s.path): s for s in self._order}
-        self.sweeps = {}
-        for sweep_dir in list_sweeps(self.runs_dir):
+    def scan(self) -> RunsSnapshot:
+        """Read the runs folder and work out the list's rows (safe on a worker thread: it
+        changes nothing the list shows; :meth:`apply` takes the result on the GUI thread).
+        A run's summary is read again only when its run.json changed (``RunsCache``), so
+        thousands of runs cost a stat each."""
+        with self._scan_lock:
+            runs_dir = self.runs_dir
+            if runs_dir != self._cache_dir:
+                self._cache, self._cache_dir = RunsCache(), runs_dir
+            order = list_runs(runs_dir, self._cache)
+            self._scans += 1
+            seq = self._scans
+        sweeps: dict[str, dict[str, Any]] = {}
+        for sweep_dir in list_sweeps(runs_dir):
             try:
-                self.sweeps[str(sweep_dir)] = read_sweep(sweep_dir)
+                sweeps[str(sweep_dir)] = read_sweep(sweep_dir)
             except GddError:
                 continue  # half written by another machine: the next poll shows it
+        view = copy.copy(self)  # the rows as they will read, worked out off the model
+        view._order, view.sweeps, view.member_labels = order, sweeps, {}
+        view.summaries = {str(s.path): s for s in order}
+        entries = view.entries()
+        here_run, here_sweep = self.here.run_dir, self.here.sweep_dir
         key = tuple(
-            (str(s.path), s.status, s.info.get("step"), s.path == self.here.run_dir)
-            for s in self._order
+            (str(s.path), s.status, s.info.get("step"), s.path == here_run) for s in order
         ) + tuple(
-            (d, tuple(m.get("run") for m in doc["members"]), Path(d) == self.here.sweep_dir)
-            for d, doc in self.sweeps.items()
+            (d, tuple(m.get("run") for m in doc["members"]), Path(d) == here_sweep)
+            for d, doc in sweeps.items()
         )
-        changed, self._key = key != self._key, key
+        return RunsSnapshot(runs_dir, order, sweeps, entries, view.member_labels, key, seq)
+
+    def apply(self, snap: RunsSnapshot) -> bool:
+        """Show a scan's result; True when what the list shows has changed. A scan of
+        another folder than the one shown now (the user chose another meanwhile) is
+        dropped, and so is a scan older than the one shown."""
+        if snap.runs_dir != self.runs_dir or snap.seq < self._applied:
+            return False  # another folder's, or older than the one shown (read before it)
+        self._applied = snap.seq
+        self._order = snap.order
+        self.summaries = {str(s.path): s for s in snap.order}
+        self.sweeps = snap.sweeps
+        self.member_labels = snap.member_labels
+        self.rows = snap.entries
+        changed, self._key = snap.key != self._key, snap.key
         return changed
+
+    def refresh(self) -> bool:
+        """Re-read the runs folder now; True when what the list shows has changed."""
+        return self.apply(self.scan())
 
     def summary(self, path: Path) -> RunSummary | None:
         return self.summaries.get(str(path))
