@@ -213,3 +213,36 @@ def test_the_baseline_matches_with_the_runs_own_dm_settings(run_dir):
         meta = json.loads(str(f["meta"]))
     dm = (meta["real_per_class"], meta["width"], meta["lr"], meta["momentum"])
     assert dm == (8, 8, 0.5, 0.25)
+
+
+def test_a_counted_dm_set_says_estimating_until_its_pace_is_known(run_dir, tmp_path):
+    """Issue 30: the first iteration's report took torch's warm-up as the rate."""
+    from gdd_studio.engine.events import StepRate
+
+    data = load_dataset(run_config(run_dir).dataset)
+    idx = random_real_indices(data.y_train, 2, 3, seed=7)
+    seen = []
+    made = dm_real_set(tmp_path / "x", data, 2, MINUTES, idx, DSA_STRATEGY, subset_seed=7,
+                       iterations=StepRate.WARMUP_STEPS * 2 + 2, on_progress=seen.append)  # fmt: skip
+    assert made is not None
+    assert seen[0].iteration == 1 and seen[0].eta_s is None  # 'estimating'
+    assert seen[-1].eta_s == 0.0
+
+
+def test_the_step_rate_excludes_warm_up_and_outliers(monkeypatch):
+    from gdd_studio.engine import events
+
+    now = [0.0]
+    monkeypatch.setattr(events.time, "perf_counter", lambda: now[0])
+    pace = events.StepRate()
+    for dt in (30.0, 5.0, 5.0):  # compilation and warm-up: not timed
+        now[0] += dt
+        pace.tick()
+        assert pace.eta(100) is None
+    for _ in range(3):
+        now[0] += 0.5
+        pace.tick()
+    assert pace.eta(100) == pytest.approx(50.0)
+    now[0] += 60.0  # a checkpoint: an outlier, not the pace
+    pace.tick()
+    assert pace.eta(100) == pytest.approx(50.0)

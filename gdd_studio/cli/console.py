@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..engine.events import fmt_duration, fmt_eta
+from ..engine.events import fmt_eta
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143: stopped cleanly because SIGTERM asked
@@ -149,7 +149,7 @@ class ConsoleReporter:
         self._bar(
             frac,
             f"DM from real, IPC {p.ipc}: iteration {p.iteration}/{total} "
-            f"ETA {fmt_duration(p.eta_s)}",
+            f"ETA {fmt_eta(p.eta_s)}",
         )
 
     def _bar(self, frac: float, text: str) -> None:

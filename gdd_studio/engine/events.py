@@ -32,6 +32,51 @@ def fmt_eta(seconds: float | None) -> str:
     return "estimating" if seconds is None else fmt_duration(seconds)
 
 
+class StepRate:
+    """The pace of a loop of like steps, for an honest ETA: the first WARMUP_STEPS steps
+    are not timed (torch's first calls, compilation, the data on its way to the device),
+    nor is a step that takes OUTLIER_FACTOR times the steps before it (a compilation, a
+    checkpoint, a grid). Until WARMUP_STEPS steps have been timed the rate is 0 and the
+    ETA None, which reads "estimating". After that the rate is the inverse of a moving
+    average of the seconds a step takes (an average of 1/dt would let one fast step
+    inflate it). Call :meth:`tick` after each step."""
+
+    WARMUP_STEPS = 3
+    OUTLIER_FACTOR = 10.0
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self._seconds_per_step = 0.0  # moving average over the timed steps
+        self._skip = self.WARMUP_STEPS  # steps still to pass untimed
+        self._timed = 0
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        dt = max(now - self._last, 1e-9)
+        self._last = now
+        if self._skip > 0:
+            self._skip -= 1
+            return
+        if self._timed and dt > self.OUTLIER_FACTOR * self._seconds_per_step:
+            return  # a step that compiled or wrote: not what the next steps will take
+        self._timed += 1
+        if self._timed == 1:
+            self._seconds_per_step = dt
+        else:
+            self._seconds_per_step = 0.9 * self._seconds_per_step + 0.1 * dt
+
+    def rate(self) -> float:
+        """Steps a second once WARMUP_STEPS steps have been timed; 0 before (unknown)."""
+        if self._timed < self.WARMUP_STEPS:
+            return 0.0
+        return 1.0 / self._seconds_per_step
+
+    def eta(self, steps_left: int) -> float | None:
+        """Seconds for ``steps_left`` more steps at the pace so far; None while unknown."""
+        rate = self.rate()
+        return steps_left / rate if rate > 0 else None
+
+
 def fmt_elapsed(seconds: float) -> str:
     """A finished job's time in words: '4.2 s', '13.3 min' or '2.1 h' (never '0.0 min')."""
     if seconds < 90:

@@ -27,6 +27,7 @@ from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
 from ..models.matching import DistributionMatcher
 from ..models.nets import build_classifier
 from ..models.runtime import Runtime, forward_flops, resolve, work_tflop
+from .events import StepRate
 from .sampling import SEED_REFINE
 from .selection import selection_spec
 
@@ -129,12 +130,15 @@ class Refiner:
         should_stop: Callable[[], bool] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> bool:
-        """Step to the end; False when ``should_stop`` cut it short."""
+        """Step to the end; False when ``should_stop`` cut it short. ``pace`` times the
+        iterations for ``on_progress``'s ETA (None until the warm-up is behind)."""
         every = max(1, self.total // 10)
+        self.pace = StepRate()
         while self.iteration < self.total:
             if should_stop is not None and should_stop():
                 return False
             self.step()
+            self.pace.tick()
             if on_progress is not None and (
                 self.iteration % every == 0 or self.iteration == self.total
             ):

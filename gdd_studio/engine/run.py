@@ -57,6 +57,7 @@ from .events import (
     RunControl,
     RunFinished,
     StateChanged,
+    StepRate,
     fmt_elapsed,
 )
 from .refine import Refiner, set_spec
@@ -509,27 +510,15 @@ class Run(RunResume, RunRecords):
         return self.checkpoint_path
 
 
-class _RateClock:
-    """Elapsed time without pauses, and a step rate for the ETA that excludes warm-up.
-
-    The first WARMUP_STEPS steps after the clock starts or resumes are not timed (torch's
-    first calls, compilation, the data on its way to the device), nor is a step that takes
-    OUTLIER_FACTOR times the steps before it (a new phase's compilation, a checkpoint, a
-    grid): until WARMUP_STEPS steps have been timed the rate is 0, which the ETA reads as
-    "estimating". After that the rate is the inverse of a moving average of the seconds a
-    step takes (an average of 1/dt would let one fast step inflate it)."""
-
-    WARMUP_STEPS = 3
-    OUTLIER_FACTOR = 10.0
+class _RateClock(StepRate):
+    """Elapsed time without pauses, and a step rate for the ETA that excludes warm-up
+    (``StepRate``: the first steps after the clock starts or resumes are not timed)."""
 
     def __init__(self, elapsed: float = 0.0) -> None:
+        super().__init__()
         self._base = elapsed
-        self._start = time.perf_counter()
+        self._start = self._last
         self._paused_at: float | None = None
-        self._last = self._start
-        self._seconds_per_step = 0.0  # moving average over the timed steps
-        self._skip = self.WARMUP_STEPS  # steps still to pass untimed
-        self._timed = 0
 
     def pause(self) -> None:
         self._paused_at = time.perf_counter()
@@ -540,27 +529,6 @@ class _RateClock:
             self._start += gap
             self._last += gap
             self._paused_at = None
-
-    def tick(self) -> None:
-        now = time.perf_counter()
-        dt = max(now - self._last, 1e-9)
-        self._last = now
-        if self._skip > 0:
-            self._skip -= 1
-            return
-        if self._timed and dt > self.OUTLIER_FACTOR * self._seconds_per_step:
-            return  # a step that compiled or wrote: not what the next steps will take
-        self._timed += 1
-        if self._timed == 1:
-            self._seconds_per_step = dt
-        else:
-            self._seconds_per_step = 0.9 * self._seconds_per_step + 0.1 * dt
-
-    def rate(self) -> float:
-        """Steps a second once WARMUP_STEPS steps have been timed; 0 before (unknown)."""
-        if self._timed < self.WARMUP_STEPS:
-            return 0.0
-        return 1.0 / self._seconds_per_step
 
     def elapsed(self) -> float:
         return self._base + (time.perf_counter() - self._start)

@@ -30,7 +30,7 @@ from ..rundir.artifacts import (
     write_stored_set,
 )
 from ..rundir.folder import keep_aside
-from .events import fmt_duration
+from .events import fmt_duration, fmt_eta
 from .refine import Refiner, refine_at, refine_runtime, set_spec
 from .sampling import SEED_OBSERVER, SEED_SAMPLE
 from .selection import Selection, load_or_train_observer, real_pool, select_set
@@ -169,9 +169,10 @@ def synthetic_set(
         started = time.perf_counter()
 
         def progress(i: int, n: int) -> None:
+            # 'estimating' until the first iterations (torch's warm-up) are behind
             spent = time.perf_counter() - started
             log(f"{what}: {i} / {n}, {fmt_duration(spent)} spent, "
-                f"ETA {fmt_duration(spent / i * (n - i))}")  # fmt: skip
+                f"ETA {fmt_eta(refiner.pace.eta(n - i))}")  # fmt: skip
 
         if not refiner.run(should_stop, progress):
             raise GddError("stopped while refining the set")

@@ -31,6 +31,7 @@ from torch import Tensor
 from .. import storage
 from ..config import RefineConfig
 from ..data import ImageDataset
+from ..engine.events import StepRate
 from ..errors import ConfigError
 from ..models.augment import DSA
 from ..models.matching import DistributionMatcher
@@ -183,6 +184,7 @@ def dm_real_set(
         + (f"{iterations} iterations" if iterations else f"{minutes:.2f} min of matching")
     )
     start = last_report = time.perf_counter()
+    pace = StepRate()  # an iteration count's ETA: 'estimating' until the warm-up is behind
     while True:
         if should_stop is not None and should_stop():
             log(f"DM from real, IPC {ipc}: stopped at iteration {matcher.iteration}")
@@ -192,12 +194,13 @@ def dm_real_set(
         if iterations is None and time.perf_counter() - start >= budget_s:
             break  # the budget is spent: the count reached is the set's recipe
         matcher.step()
+        pace.tick()
         now = time.perf_counter()
         done, spent = matcher.iteration, now - start
         if on_progress is not None and (now - last_report > PROGRESS_EVERY_S or done == 1):
             last_report = now
             if iterations is not None:
-                total, eta = iterations, spent * (iterations - done) / done
+                total, eta = iterations, pace.eta(iterations - done)
             else:  # the count the budget will reach at the pace so far
                 total = max(done, round(budget_s * done / spent))
                 eta = max(0.0, budget_s - spent)

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..config import EvalConfig
-from ..engine.events import EvalProgress, EvalResult, EvalStarted, LogMessage, fmt_duration
+from ..engine.events import EvalProgress, EvalResult, EvalStarted, LogMessage
 from ..errors import GddError, user_message
 from ..evaluation.dm_real import DmProgress
 from ..evaluation.eta import fmt_eta
@@ -255,7 +255,7 @@ class EvalPanel(EvalSettingsForm, EvalResults, EvalExports, QWidget):
         self.progress.setValue(int(PROGRESS_SCALE * p.iteration / max(1, p.iterations)))
         self.status.setText(
             f"{where}making DM from real (IPC {p.ipc}): iteration {p.iteration} of "
-            f"{p.iterations}, ETA {fmt_duration(p.eta_s)}"
+            f"{p.iterations}, ETA {fmt_eta(p.eta_s)}"
         )
 
     @Slot(object)
