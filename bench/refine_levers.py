@@ -17,6 +17,11 @@ Variants:
            ``--new-every`` iterations, at most ``--queue`` kept), plus the synthetic
            images' cross-entropy under the drawn network, weighted by its running accuracy
            (``--ce``). Measured and not kept (bench/RESULTS.md).
+  latent   DM through the generator (GLaD-style, issue 28): the set's noise vectors are
+           optimised (Adam, ``--latent-lr``) and decoded by the run's generator at every
+           iteration, so the set stays on its manifold. Needs ``--generator RUN`` and
+           ``--init npz:RUN/distilled/ipcN.npz`` (herded draws: their noise is drawn again
+           exactly as herding drew its candidates, and checked against the stored images).
   dm --attention W   DataDAM (Sajedi et al. 2023): DM plus W times the squared distance of
            the mean spatial attention maps of the embedder's inner blocks (sum over channels
            of |f|^4 after each ReLU but the last, L2-normalised per image; W = 100 there).
@@ -198,11 +203,44 @@ class TrainedMatcher(DistributionMatcher):
         return float(loss.detach())
 
 
+def _latents(a, data, labels: torch.Tensor, start: torch.Tensor):
+    """The noise of a run's herded draws (drawn again as ``sample_images`` drew the
+    candidates: one seeded stream, classes in order, chunks of 500) and the decoder."""
+    from gdd_studio.engine.sampling import SEED_SAMPLE
+    from gdd_studio.engine.selection import candidates_per_class
+    from gdd_studio.models.gan import conditional_noise
+    from gdd_studio.models.matching import conditional_decoder
+    from gdd_studio.rundir.artifacts import load_run_generator, run_config
+
+    cfg = run_config(a.generator)
+    sampling = cfg.sampling.at_ipc(a.ipc)
+    k, per = data.num_classes, candidates_per_class(sampling, a.ipc)
+    with np.load(a.init.removeprefix("npz:")) as f:
+        kept = torch.from_numpy(f["kept"])
+    rng = torch.Generator().manual_seed(cfg.seed * 1000 + SEED_SAMPLE)
+    every = torch.arange(k).repeat_interleave(per)
+    z = torch.cat([conditional_noise(every[i : i + 500], cfg.model.nz, k, rng,
+                                     sampling.truncation)
+                   for i in range(0, len(every), 500)])[kept]  # fmt: skip
+    g = load_run_generator(a.generator).eval()
+    decode = conditional_decoder(g, labels, k, data.mean, data.std)
+    with torch.no_grad():
+        x = decode(z) * torch.tensor(data.std).view(1, -1, 1, 1)
+        x = x + torch.tensor(data.mean).view(1, -1, 1, 1)
+        again = (x.clamp(0, 1) * 255).round().to(torch.uint8)
+    off = (again.int() - start.int()).abs().max().item()
+    if off > 1:
+        raise SystemExit(f"the redrawn noise does not give the stored draws (off by {off})")
+    return z, decode
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", default="cifar10")
     ap.add_argument("--data-dir", default="/work/data/cifar10")
-    ap.add_argument("--variant", choices=["dm", "trained", "none"], default="dm")
+    ap.add_argument("--variant", choices=["dm", "trained", "latent", "none"], default="dm")
+    ap.add_argument("--generator", help="latent: the run whose generator decodes the set")
+    ap.add_argument("--latent-lr", type=float, default=0.05, help="latent: Adam's rate")
     ap.add_argument("--minutes", type=float, default=6.0)
     ap.add_argument(
         "--iterations",
@@ -249,7 +287,13 @@ def main() -> None:
             images=start, num_classes=data.num_classes, real_per_class=a.real_per_class,
             lr=a.lr, dsa=DSA(DSA_STRATEGY), seed=a.seed * 1000 + 9, wrap=rt.wrap,
         )  # fmt: skip
-        if a.variant == "dm" and a.attention > 0:
+        if a.variant == "latent":
+            z, decode = _latents(a, data, labels, start)
+            common.pop("images")
+            common["lr"] = a.latent_lr
+            m = DistributionMatcher(data.x_train, data.y_train, labels, data.mean, data.std,
+                                    latents=z, decode=decode, **common)  # fmt: skip
+        elif a.variant == "dm" and a.attention > 0:
             m = AttentionMatcher(data.x_train, data.y_train, labels, data.mean, data.std,
                                  attention=a.attention, **common)  # fmt: skip
         elif a.variant == "dm":

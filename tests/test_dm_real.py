@@ -222,8 +222,10 @@ def test_a_counted_dm_set_says_estimating_until_its_pace_is_known(run_dir, tmp_p
     data = load_dataset(run_config(run_dir).dataset)
     idx = random_real_indices(data.y_train, 2, 3, seed=7)
     seen = []
-    made = dm_real_set(tmp_path / "x", data, 2, MINUTES, idx, DSA_STRATEGY, subset_seed=7,
-                       iterations=StepRate.WARMUP_STEPS * 2 + 2, on_progress=seen.append)  # fmt: skip
+    made = dm_real_set(
+        tmp_path / "x", data, 2, MINUTES, idx, DSA_STRATEGY, subset_seed=7,
+        iterations=StepRate.WARMUP_STEPS * 2 + 2, on_progress=seen.append,
+    )  # fmt: skip
     assert made is not None
     assert seen[0].iteration == 1 and seen[0].eta_s is None  # 'estimating'
     assert seen[-1].eta_s == 0.0

@@ -5,6 +5,8 @@ tests check the changes that took the long calls out of them, not their timing."
 import gc
 import threading
 
+from PySide6.QtCore import Qt
+
 from gdd_studio.ui.monitor import LOSS_TITLES, LossPanel
 from gdd_studio.ui.results_chart import ResultsChart
 
@@ -86,3 +88,63 @@ def test_the_window_fits_a_1280_x_720_screen(window):
     tall for a 1366 x 768 laptop once a taskbar and title bar are counted; they scroll now."""
     hint = window.minimumSizeHint()
     assert hint.width() <= 1280 and hint.height() <= 640, hint.toTuple()
+
+
+def _finished_folder(root, name, created, step=24):
+    import json
+
+    from gdd_studio.config import preset_config
+
+    d = root / name
+    d.mkdir(parents=True)
+    (d / "config.json").write_text(preset_config("smoke").to_json())
+    info = {"id": name, "status": "finished", "created": created, "dataset": "mnist-sample",
+            "ipc": 10, "tau": 2.0, "seed": 0, "preset": "smoke", "step": step,
+            "total_steps": 24}  # fmt: skip
+    (d / "run.json").write_text(json.dumps(info))
+    return d
+
+
+def test_the_runs_list_reads_only_what_changed(tmp_path, monkeypatch):
+    """Issue 30: the list re-read every run.json each second on the GUI thread; a folder of
+    thousands of runs stalled the window. A summary is read again only when its run.json
+    changed."""
+    import gdd_studio.rundir.records as records
+    from gdd_studio.rundir.records import RunsCache, list_runs
+
+    root = tmp_path / "runs"
+    dirs = [_finished_folder(root, f"r{i}", 1000.0 + i) for i in range(5)]
+    reads = []
+    real = records.read_run_info
+    monkeypatch.setattr(records, "read_run_info", lambda p: reads.append(p) or real(p))
+    cache = RunsCache()
+    assert [r.path for r in list_runs(root, cache)] == dirs[::-1]
+    assert len(reads) == 5
+    reads.clear()
+    list_runs(root, cache)
+    assert reads == []  # nothing changed: nothing parsed
+    (dirs[2] / "run.json").write_text((dirs[2] / "run.json").read_text().replace("24,", "25,", 1))
+    new = _finished_folder(root, "r9", 2000.0)
+    runs = list_runs(root, cache)
+    assert sorted(map(str, reads)) == sorted([str(dirs[2]), str(new)])
+    assert runs[0].path == new and len(runs) == 6
+
+
+def test_the_runs_list_follows_another_process_off_the_gui_thread(make_window, qtbot, tmp_path):
+    """The window's poll reads the folder on the panel's own thread; a changed run's row
+    is updated in place, a new run inserted at the top, the selection kept."""
+    root = tmp_path / "runs"
+    dirs = [_finished_folder(root, f"r{i}", 1000.0 + i) for i in range(3)]
+    window = make_window()
+    panel = window.runs_panel
+    assert panel.runs.count() == 3
+    panel.select(dirs[0])
+    kept = panel.runs.item(2)
+    info = (dirs[0] / "run.json").read_text()
+    (dirs[0] / "run.json").write_text(info.replace('"finished"', '"stopped"'))
+    new = _finished_folder(root, "r9", 2000.0)
+    qtbot.waitUntil(lambda: panel.runs.count() == 4, timeout=5000)
+    assert panel.runs.item(0).data(Qt.ItemDataRole.UserRole) == str(new)
+    qtbot.waitUntil(lambda: "stopped" in panel.runs.item(3).text(), timeout=5000)
+    assert panel.runs.item(3) is kept  # the same row, its text changed in place
+    assert panel.current_path() == str(dirs[0])
