@@ -15,7 +15,8 @@ smoke run writes them; a few seconds, not timed), then, in this process:
   it (three times).
 
 With ``--live`` another process also rewrites one run's ``run.json`` every 0.3 s during
-the idle measurement, as a CLI run in the same folder does (its row's text changes).
+the idle measurement, its step going up, as a run written elsewhere does (its row's
+percentage changes; its place in the list does not).
 
 Targets (issue 30): open under 2 s; idle p99 <= 20 ms and max <= 50 ms; a new run listed
 within 2 s. Record the printed lines with the machine in bench/RESULTS.md.
@@ -56,12 +57,13 @@ print(time.time(), flush=True)
 LIVE = r"""
 import json, os, sys, time
 d, until = sys.argv[1], float(sys.argv[2])
+with open(os.path.join(d, "run.json")) as f:
+    info = json.load(f)
+info.update(status="stopped", total_steps=100000)  # its row shows the percentage
 step = 0
 while time.time() < until:
-    step += 1
-    info = {"id": os.path.basename(d), "status": "finished", "created": 1.0e9,
-            "dataset": "mnist-sample", "ipc": 10, "tau": 2.0, "seed": 0, "preset": "smoke",
-            "step": step, "total_steps": 100000}
+    step += 10
+    info["step"] = step
     tmp = os.path.join(d, "run.json.tmp")
     with open(tmp, "w") as f:
         json.dump(info, f)

@@ -18,6 +18,8 @@ from typing import Any
 
 from .folder import ACTIVE, RunFolder, read_run_info
 
+RUN_INFO = "run.json"  # RunFolder.info's name: stat'ed by name for thousands of runs
+
 GRID_NAME = re.compile(r"phase(\d+)_(\d+)\.png$")
 _ROW_KEYS = ("phase", "step", "epoch", "time")
 
@@ -230,13 +232,15 @@ class RunsCache:
     """What :func:`list_runs` read last time, so that a runs folder of thousands of runs
     costs a stat per run on the next look, not a JSON parse: a run's summary is read again
     only when its ``run.json`` changed (its mtime, size or inode: writers replace it), or
-    when the run is active (whether its writer still lives is asked each time)."""
+    when the run is active (whether its writer still lives is asked each time).
+    ``changed`` says whether the last call found anything new, changed or gone."""
 
     def __init__(self) -> None:
         self.entries: dict[str, tuple[tuple[int, int, int], RunSummary]] = {}
+        self.changed = True
 
 
-def _stamp(path: Path) -> tuple[int, int, int] | None:
+def _stamp(path: str) -> tuple[int, int, int] | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -246,31 +250,36 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
 
 def list_runs(runs_dir: Path, cache: RunsCache | None = None) -> list[RunSummary]:
     """Every run folder under ``runs_dir``, newest first (``cache``: reuse what is
-    unchanged since the last call with it)."""
+    unchanged since the last call with it; the same summary objects, in the same order,
+    when nothing changed)."""
     root = Path(runs_dir)
     try:
         with os.scandir(root) as it:
-            candidates = [Path(e.path) for e in it if e.is_dir()]
+            candidates = [e.path for e in it if e.is_dir()]
     except OSError:
         return []
     runs = []
+    kept_all = cache is not None
     seen: dict[str, tuple[tuple[int, int, int], RunSummary]] = {}
-    for p in candidates:
-        folder = RunFolder(p)
-        stamp = _stamp(folder.info)
-        kept = cache.entries.get(str(p)) if cache is not None else None
+    for path in candidates:
+        stamp = _stamp(os.path.join(path, RUN_INFO))
+        kept = cache.entries.get(path) if cache is not None else None
         if kept is not None and stamp is not None and kept[0] == stamp:
             summary = kept[1]
             if summary.status in ACTIVE:  # its writer may have died since: ask again
-                summary = RunSummary(p, read_run_info(p))
+                summary = RunSummary(summary.path, read_run_info(summary.path))
+                kept_all = False
         else:
-            if not folder.config.is_file():
+            kept_all = False
+            p = Path(path)
+            if not RunFolder(p).config.is_file():
                 continue
             summary = RunSummary(p, read_run_info(p))
         if stamp is not None:
-            seen[str(p)] = (stamp, summary)
+            seen[path] = (stamp, summary)
         runs.append(summary)
     if cache is not None:
+        cache.changed = not kept_all or len(seen) != len(cache.entries)
         cache.entries = seen
     return sorted(runs, key=lambda r: float(r.info.get("created", 0) or 0), reverse=True)
 

@@ -183,14 +183,14 @@ class RunsPanel(QWidget):
         added = len(paths) - len(self._paths)
         if not force and paths == self._paths:
             for row, (new, old) in enumerate(zip(entries, self._entries, strict=True)):
-                if new != old:
+                if new is not old and new != old:
                     self._update_item(self.runs.item(row), new)
         elif not force and added > 0 and paths[added:] == self._paths:
             self.runs.blockSignals(True)
             for row, entry in enumerate(entries[:added]):
                 self.runs.insertItem(row, self._item(entry))
             for row, (new, old) in enumerate(zip(entries[added:], self._entries, strict=True)):
-                if new != old:
+                if new is not old and new != old:
                     self._update_item(self.runs.item(added + row), new)
             self.runs.blockSignals(False)
         else:

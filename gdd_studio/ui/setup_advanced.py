@@ -23,6 +23,16 @@ from ..config import (
 from ..models.runtime import native_bf16
 from .setup_widgets import POOL_BN_TITLES, SciSpinBox, combo, dspin, spin
 
+# [issue 28] What the two draw levers do, and what they measured (bench/RESULTS.md).
+EMA_TIP = (
+    "decay of a moving average of the generator's weights, sampled instead of the raw "
+    "weights (sets, grids, generator.pt); 0 = off (the paper's generator). MEASURED_EMA"
+)
+TRUNCATION_TIP = (
+    "the truncation trick: noise entries beyond +-this are drawn again (fidelity for "
+    "variety); 0 = off (the paper's noise), else 0.1 to 10. MEASURED_TRUNCATION"
+)
+
 
 class AdvancedSettings:
     """The boxes under the panel's Advanced toggle: a part of
@@ -103,6 +113,7 @@ class AdvancedSettings:
             ("gan.select_ipc", "Selection IPC", spin(1, 10**4, "selectIpcSpin")),
             ("gan.select_epochs", "Selection epochs", spin(1, 10**5, "selectEpochsSpin")),
             ("model.nz", "Noise size", spin(1, 4096, "nzSpin")),
+            ("gan.ema", "Weight average (EMA)", dspin(0.0, 0.9999, 4, 0.001, "emaSpin", EMA_TIP)),
         )
         adv.addWidget(box)
 
@@ -167,6 +178,11 @@ class AdvancedSettings:
                     "candidatesSpin",
                     "herding chooses from IPC x this draws per class (at least 50)",
                 ),
+            ),
+            (
+                "sampling.truncation",
+                "Noise truncation",
+                dspin(0.0, 10.0, 2, 0.1, "truncationSpin", TRUNCATION_TIP),
             ),
             (
                 "sampling.observer_width",

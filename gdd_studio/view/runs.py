@@ -10,6 +10,7 @@ marked "running here" and show the live progress, not run.json's.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import threading
 import time
@@ -60,6 +61,8 @@ class RunsSnapshot:
     member_labels: dict[str, str]  # member run folder -> its sweep label
     key: tuple  # what the rows depend on: a change means the list changed
     seq: int  # scans are numbered: an older one finishing late is not shown
+    summaries: dict[str, RunSummary]  # run folder -> its summary
+    here: tuple[Path | None, Path | None]  # the run and sweep trained here when read
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,9 @@ class RunsModel:
         self._order: list[RunSummary] = []  # newest first
         self._key: tuple = ()
         self.rows: list[Entry] = []  # the list's rows as last read (entries())
+        # (run folder, indented) -> (its summary, its sweep label, its row), for reuse
+        self._entry_memo: dict[tuple[str, bool], tuple[RunSummary, str | None, Entry]] = {}
+        self._last: RunsSnapshot | None = None  # the last scan's result
         self._scan_lock = threading.Lock()  # one scan at a time: they share the cache
         self._cache, self._cache_dir = RunsCache(), self.runs_dir
         self._scans = self._applied = 0
@@ -104,27 +110,40 @@ class RunsModel:
             runs_dir = self.runs_dir
             if runs_dir != self._cache_dir:
                 self._cache, self._cache_dir = RunsCache(), runs_dir
+                self._entry_memo, self._last = {}, None
             order = list_runs(runs_dir, self._cache)
             self._scans += 1
-            seq = self._scans
-        sweeps: dict[str, dict[str, Any]] = {}
-        for sweep_dir in list_sweeps(runs_dir):
-            try:
-                sweeps[str(sweep_dir)] = read_sweep(sweep_dir)
-            except GddError:
-                continue  # half written by another machine: the next poll shows it
-        view = copy.copy(self)  # the rows as they will read, worked out off the model
-        view._order, view.sweeps, view.member_labels = order, sweeps, {}
-        view.summaries = {str(s.path): s for s in order}
-        entries = view.entries()
-        here_run, here_sweep = self.here.run_dir, self.here.sweep_dir
-        key = tuple(
-            (str(s.path), s.status, s.info.get("step"), s.path == here_run) for s in order
-        ) + tuple(
-            (d, tuple(m.get("run") for m in doc["members"]), Path(d) == here_sweep)
-            for d, doc in sweeps.items()
-        )
-        return RunsSnapshot(runs_dir, order, sweeps, entries, view.member_labels, key, seq)
+            sweeps: dict[str, dict[str, Any]] = {}
+            for sweep_dir in list_sweeps(runs_dir):
+                try:
+                    sweeps[str(sweep_dir)] = read_sweep(sweep_dir)
+                except GddError:
+                    continue  # half written by another machine: the next poll shows it
+            here_run, here_sweep = self.here.run_dir, self.here.sweep_dir
+            last = self._last
+            if (
+                last is not None and not self._cache.changed and sweeps == last.sweeps
+                and (here_run, here_sweep) == last.here
+            ):  # nothing new on disk: the same rows (what the list shows stays as it is)
+                snap = dataclasses.replace(last, seq=self._scans)
+                self._last = snap
+                return snap
+            view = copy.copy(self)  # the rows as they will read, worked out off the model
+            view._order, view.sweeps, view.member_labels = order, sweeps, {}
+            view.summaries = {str(s.path): s for s in order}
+            entries = view.entries()
+            key = tuple(
+                (str(s.path), s.status, s.info.get("step"), s.path == here_run) for s in order
+            ) + tuple(
+                (d, tuple(m.get("run") for m in doc["members"]), Path(d) == here_sweep)
+                for d, doc in sweeps.items()
+            )
+            snap = RunsSnapshot(
+                runs_dir, order, sweeps, entries, view.member_labels, key, self._scans,
+                view.summaries, (here_run, here_sweep),
+            )  # fmt: skip
+            self._last = snap
+            return snap
 
     def apply(self, snap: RunsSnapshot) -> bool:
         """Show a scan's result; True when what the list shows has changed. A scan of
@@ -133,8 +152,10 @@ class RunsModel:
         if snap.runs_dir != self.runs_dir or snap.seq < self._applied:
             return False  # another folder's, or older than the one shown (read before it)
         self._applied = snap.seq
+        if snap.key == self._key and snap.order is self._order:
+            return False  # the very rows shown: nothing to take
         self._order = snap.order
-        self.summaries = {str(s.path): s for s in snap.order}
+        self.summaries = snap.summaries
         self.sweeps = snap.sweeps
         self.member_labels = snap.member_labels
         self.rows = snap.entries
@@ -184,6 +205,22 @@ class RunsModel:
         return out
 
     def _run_entry(self, s: RunSummary, indented: bool) -> Entry:
+        """A run's row; the same Entry object as last time for a run whose summary is the
+        same object (unchanged on disk) and that is not trained here, so that a folder of
+        thousands of runs is not written out again every second, and the list tells an
+        unchanged row by identity."""
+        path = str(s.path)
+        label = self.member_labels.get(path) if indented else None
+        memo_key = (path, indented)
+        if s.path != self.here.run_dir:
+            hit = self._entry_memo.get(memo_key)
+            if hit is not None and hit[0] is s and hit[1] == label:
+                return hit[2]
+        entry = self._new_run_entry(s, indented)
+        self._entry_memo[memo_key] = (s, label, entry)
+        return entry
+
+    def _new_run_entry(self, s: RunSummary, indented: bool) -> Entry:
         info = s.info
         tip = (str(s.path), f"preset {info.get('preset', '?')}, host {info.get('host', '?')}",
                str(info.get("message", "")))  # fmt: skip
