@@ -26,11 +26,15 @@ from .setup_widgets import POOL_BN_TITLES, SciSpinBox, combo, dspin, spin
 # [issue 28] What the two draw levers do, and what they measured (bench/RESULTS.md).
 EMA_TIP = (
     "decay of a moving average of the generator's weights, sampled instead of the raw "
-    "weights (sets, grids, generator.pt); 0 = off (the paper's generator). MEASURED_EMA"
+    "weights (sets, grids, generator.pt); 0 = off (the paper's generator). Measured on "
+    "Fashion-MNIST after the cpu recipe's one GAN epoch (herded draws, IPC 10): 0.999 "
+    "gave 70.85 +- 0.45 %, the raw weights 71.78 +- 0.28: no gain at that budget"
 )
 TRUNCATION_TIP = (
     "the truncation trick: noise entries beyond +-this are drawn again (fidelity for "
-    "variety); 0 = off (the paper's noise), else 0.1 to 10. MEASURED_TRUNCATION"
+    "variety); 0 = off (the paper's noise), else 0.1 to 10. Measured on Fashion-MNIST "
+    "after the cpu recipe's one GAN epoch (herded draws, IPC 10): 1.0 gave 30.82 +- 0.67 % "
+    "against 71.78 +- 0.28 untruncated, as the draws lost their class"
 )
 
 
