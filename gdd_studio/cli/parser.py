@@ -13,7 +13,7 @@ from .console import EXIT_USAGE
 from .evaluate import cmd_evaluate
 from .executors import _executor_flags
 from .outputs import cmd_chart, cmd_export
-from .runs import cmd_datasets, cmd_presets, cmd_resume, cmd_run
+from .runs import cmd_datasets, cmd_import, cmd_presets, cmd_resume, cmd_run
 from .sweeps import cmd_sweep
 
 
@@ -198,6 +198,21 @@ def make_parser() -> argparse.ArgumentParser:
         "holds anything else)",
     )  # fmt: skip
     ex.set_defaults(func=cmd_export)
+
+    im = sub.add_parser(
+        "import",
+        help="store a set made elsewhere (MTT/DATM tensors, an image folder, .npz, .pt) "
+        "beside the runs, to evaluate, compare and export it as a run",
+    )  # fmt: skip
+    im.add_argument("path", help="the set: a file or a folder")
+    im.add_argument(
+        "--dataset", required=True,
+        help="the dataset the set stands for (its test split, normalisation and classes)",
+    )  # fmt: skip
+    im.add_argument("--data-dir", help="a folder holding the dataset's files")
+    im.add_argument("--runs-dir", help="where the set's folder is made (default: the runs folder)")
+    im.add_argument("--quiet", action="store_true", help="only errors")
+    im.set_defaults(func=cmd_import)
 
     ch = sub.add_parser(
         "chart",

@@ -116,6 +116,25 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _execute(run, args.quiet)
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """A set made elsewhere, checked against its dataset and stored as a folder of the
+    runs folder, printed on stdout (as ``run`` prints its folder)."""
+    from ..config import RunConfig
+    from ..export.imported import import_set
+    from ..paths import runs_dir
+
+    cfg = RunConfig(dataset=args.dataset, data_dir=args.data_dir)
+    data = load_dataset_saying(cfg, args.quiet)
+    folder = import_set(
+        Path(args.path), args.dataset, data, Path(args.runs_dir) if args.runs_dir else runs_dir()
+    )
+    print(folder, flush=True)
+    if not args.quiet:
+        print(f"imported {args.path} as {folder.name}: evaluate it with gdd-studio-cli evaluate "
+              f"{folder}", file=sys.stderr)  # fmt: skip
+    return EXIT_OK
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from ..data import list_datasets
 

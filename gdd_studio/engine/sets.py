@@ -21,6 +21,7 @@ from ..models.fit import normalizer
 from ..models.gan import Generator
 from ..rundir.artifacts import (
     SOURCES_WITH_GENERATOR,
+    OpenedRun,
     RunRef,
     StoredSet,
     load_run_generator,
@@ -109,6 +110,25 @@ def _stored_or_aside(path: Path, log: Callable[[str], None]) -> StoredSet | None
         return None
 
 
+def imported_set(run: OpenedRun, ipc: int, source: str = "distilled") -> StoredSet:
+    """The set of a folder imported from elsewhere: only its own IPC, as stored (no
+    generator makes another, nor a GAN-only baseline)."""
+    if source != "distilled":
+        raise GddError(f"{run.dir.name} is an imported set: it has no {source} set")
+    if ipc != run.config.ipc:
+        raise GddError(
+            f"{run.dir.name} is a set imported at IPC {run.config.ipc}: it has no generator "
+            f"to make IPC {ipc}"
+        )
+    path = run.folder.distilled(ipc)
+    try:
+        if not path.is_file():
+            raise GddError(f"{path} is not a file")
+        return read_stored_set(path)
+    except GddError as exc:
+        raise GddError(f"the imported set is damaged or gone ({exc}): import it again") from None
+
+
 def synthetic_set(
     run_dir: RunRef,
     ipc: int,
@@ -135,6 +155,8 @@ def synthetic_set(
         raise GddError(f"IPC must be at least 1, got {ipc}")
     run = open_run(run_dir)
     cfg = run.config
+    if run.folder.is_imported:
+        return imported_set(run, ipc, source)
     sampling = (sampling or cfg.sampling).at_ipc(ipc)
     refine = refine_at(cfg.refine, ipc, cfg.ipc)
     spec = set_spec(sampling, refine)

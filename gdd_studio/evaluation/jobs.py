@@ -22,7 +22,7 @@ from ..engine.events import (
     RunControl,
 )
 from ..errors import GddError, user_message
-from ..rundir.artifacts import SOURCES_WITH_GENERATOR, load_run_generator
+from ..rundir.artifacts import SOURCES_WITH_GENERATOR, run_generator
 from ..rundir.folder import RunFolder
 from ..rundir.sweeps import eval_stop_flag
 from .dm_real import DM_REAL
@@ -111,7 +111,7 @@ def execute_distributed(ev: Any, control: RunControl, executor: Any) -> dict[str
             return dict(doc, status="stopped")
         if source in SOURCES_WITH_GENERATOR:
             try:
-                ev._synthetic_set(source, ipc, load_run_generator(ev.run, source))
+                ev._synthetic_set(source, ipc, run_generator(ev.run, source))
             except GddError:
                 if not control.stop_requested:
                     raise

@@ -62,6 +62,7 @@ from ..rundir.artifacts import (
     load_run_generator,
     open_run,
     require_generator,
+    run_generator,
     synthetic_set_path,
 )
 from ..rundir.folder import RunFolder, clear_stale_temporaries, keep_aside, require_inside
@@ -131,6 +132,8 @@ class Evaluation:
         self.runtime = copy.deepcopy(runtime or self.run_cfg.runtime)
         validate_runtime(self.runtime)
         require_generator(self.dir)
+        if self.run.folder.is_imported:  # one set, stored: no generator behind it
+            self._check_imported()
         self.device = torch.device(resolve_device(device or self.run_cfg.device))
         self._device_request = device  # what a worker resolves on its own device
         self._prepared: tuple[ImageDataset, Any, DSA | None, Tensor] | None = None
@@ -142,6 +145,21 @@ class Evaluation:
         if self.settings.dm_real:  # refused now, before anything is trained, if unknown
             self.dm_minutes, self.dm_minutes_from = budget_minutes(
                 self.dir, self.settings.dm_minutes
+            )
+
+    def _check_imported(self) -> None:
+        """What an imported set can be judged by: its own IPC, the fixed protocol."""
+        ipc, s = self.run_cfg.ipc, self.settings
+        other = [i for i in s.ipcs if i != ipc]
+        if other:
+            raise GddError(
+                f"{self.dir.name} is a set imported at IPC {ipc}: it has no generator to make "
+                f"IPC {', '.join(map(str, other))} (evaluate it with --ipc {ipc})"
+            )
+        if s.protocol == "on-the-fly":
+            raise GddError(
+                f"{self.dir.name} is an imported set: the on-the-fly protocol draws new "
+                "images from a generator, which it has not (use the fixed protocol)"
             )
 
     @property
@@ -272,7 +290,7 @@ class Evaluation:
         self._sink(EvalStarted(total, [_row_title(*row) for row in plan]))
         self._log(evaluating_line(s, len(plan), total, f"on {self.device}"))
         generators = {
-            source: load_run_generator(self.run, source)
+            source: run_generator(self.run, source)
             for source in SOURCES_WITH_GENERATOR
             if any(src == source for _, _, src in plan)
         }
@@ -347,7 +365,7 @@ class Evaluation:
         generator = None
         if source in SOURCES_WITH_GENERATOR:
             if (source, ipc) not in self._sets:
-                generator = load_run_generator(self.run, source)
+                generator = run_generator(self.run, source)
                 self._sets[(source, ipc)] = self._synthetic_set(source, ipc, generator)
         if source == DM_REAL and (source, ipc) not in self._sets:
             self._sets[(source, ipc)] = self._dm_set(ipc)  # stored by the caller already
@@ -485,6 +503,10 @@ class Evaluation:
         c, size = int(info["channels"]), int(info["image_size"])
         return c, size, size, len(info["classes"])
 
+    def _selection_word(self) -> str:
+        """How a generator's set was chosen, or "imported" for a set made elsewhere."""
+        return "imported" if self.run.folder.is_imported else self.sampling.selection
+
     def _row(self, arch, ipc, source, accuracies, finals, images, epochs) -> dict[str, Any]:
         s = self.settings
         acc = np.asarray(accuracies, dtype=np.float64)
@@ -498,7 +520,7 @@ class Evaluation:
             "accuracies": [round(float(a), 6) for a in acc],
             "images": images,
             "epochs": epochs,
-            "selection": self.sampling.selection if source in SOURCES_WITH_GENERATOR else None,
+            "selection": self._selection_word() if source in SOURCES_WITH_GENERATOR else None,
             # A generator-made set is refined as the run says (engine/refine.py).
             "refine": refine_label(refine_at(self.run_cfg.refine, ipc, self.run_cfg.ipc))
             if source in SOURCES_WITH_GENERATOR

@@ -117,8 +117,12 @@ _DATASET_KEYS = frozenset({"classes", "channels", "image_size", "mean", "std"})
 
 
 def require_generator(run_dir: Path) -> Path:
-    """The path of the run's final generator, or one message saying it has none yet."""
-    path = RunFolder(run_dir).generator
+    """The path of the run's final generator, or one message saying it has none yet; for
+    an imported set (no generator, its set stored), the path of its record."""
+    folder = RunFolder(run_dir)
+    if folder.is_imported:
+        return folder.imported
+    path = folder.generator
     if not path.is_file():
         raise GddError(
             f"run {run_dir} has no generator yet ({path.name} is missing): "
@@ -131,6 +135,8 @@ def load_run_generator(run: RunRef, which: str = "distilled") -> Generator:
     """The run's final generator (``"distilled"``) or its phase-1 one (``"gan-only"``)."""
     opened = open_run(run)
     run_dir, cfg = opened.dir, opened.config
+    if opened.folder.is_imported:
+        raise GddError(f"{run_dir} is a set imported from elsewhere: it has no generator")
     info = dataset_info(run_dir, opened)
     if which == "distilled":
         path = require_generator(run_dir)
@@ -157,6 +163,13 @@ def load_run_generator(run: RunRef, which: str = "distilled") -> Generator:
     except RuntimeError:
         raise GddError(f"the generator in {path} does not match {run_dir}/config.json") from None
     return g.eval()
+
+
+def run_generator(run: RunRef, which: str = "distilled") -> Generator | None:
+    """As ``load_run_generator``, but None for an imported set, whose stored set is all
+    there is (``engine.sets.synthetic_set`` serves it without a generator)."""
+    opened = open_run(run)
+    return None if opened.folder.is_imported else load_run_generator(opened, which)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -73,6 +73,16 @@ class RunFolder:
         return self.checkpoints / f"phase{phase}.pt"
 
     @property
+    def imported(self) -> Path:
+        """Present in a folder holding a set made elsewhere (``export/imported.py``): it has
+        a stored set and no generator."""
+        return self.dir / "imported.json"
+
+    @property
+    def is_imported(self) -> bool:
+        return self.imported.is_file()
+
+    @property
     def generator(self) -> Path:
         return self.dir / "generator.pt"
 

@@ -110,6 +110,73 @@ class EvalExports:
         ef.addRow(row)
         return exp
 
+    # ---- sets made elsewhere ------------------------------------------------------------
+    def ask_set_path(self) -> Path | None:
+        """A set to import: a file, or (the dialog's second button) a folder."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question, "Add a set",
+            "Is the set one file (.npz, .pt) or a folder (MTT/DATM tensors, or one folder "
+            "of images per class)?", parent=self,
+        )  # fmt: skip
+        file_button = box.addButton("A file...", QMessageBox.ButtonRole.AcceptRole)
+        folder_button = box.addButton("A folder...", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is file_button:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Add a set", str(self._last_dir), "Sets (*.npz *.pt *.pth);;All files (*)"
+            )
+        elif box.clickedButton() is folder_button:
+            path = QFileDialog.getExistingDirectory(self, "Add a set", str(self._last_dir))
+        else:
+            return None
+        return Path(path) if path else None
+
+    def ask_set_dataset(self, default: str) -> str | None:
+        """The dataset the set stands for (its test split, normalisation, classes)."""
+        from PySide6.QtWidgets import QInputDialog
+
+        from ..data.registry import BUILTIN_DATASETS
+
+        names = list(dict.fromkeys([default, *BUILTIN_DATASETS]))
+        name, ok = QInputDialog.getItem(
+            self, "Add a set", "The dataset the set stands for:", names, 0, True
+        )
+        return name.strip() if ok and name.strip() else None
+
+    def add_set(self, path: Path | None = None, dataset: str | None = None) -> Path | None:
+        """Import a set made elsewhere into the runs folder (``runs_dir``), asking for what
+        is not given; the dataset defaults to that of the run shown. Returns its folder."""
+        from ..data import load_dataset
+        from ..export.imported import import_set
+        from ..rundir.artifacts import run_config
+
+        path = path if path is not None else self.ask_set_path()
+        if path is None:
+            return None
+        if dataset is None:
+            try:
+                default = run_config(self.run_dirs[0]).dataset if self.run_dirs else ""
+            except GddError:
+                default = ""
+            dataset = self.ask_set_dataset(default or "mnist-sample")
+            if dataset is None:
+                return None
+        runs_dir = self.runs_dir()
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            data = load_dataset(dataset, download=False)
+            folder = import_set(Path(path), dataset, data, runs_dir)
+        except (GddError, OSError) as exc:
+            self._message("error", "Cannot add the set", str(exc))
+            return None
+        finally:
+            QApplication.restoreOverrideCursor()
+        self._last_dir = Path(path).parent
+        self.status.setText(f"Added {Path(path).name} as {folder.name} (imported)")
+        self.setImported.emit(folder)
+        return folder
+
     # ---- exports ---------------------------------------------------------------------
     def ask_save_path(self, title: str, suggested: str, filters: str) -> tuple[str, str]:
         """(path, chosen filter) from a save dialog; ('', '') when cancelled."""

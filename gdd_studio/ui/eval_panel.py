@@ -39,6 +39,7 @@ from ..evaluation.dm_real import DmProgress
 from ..evaluation.eta import fmt_eta
 from ..evaluation.protocol import SOURCE_TITLES
 from ..models.nets import ARCH_TITLES
+from ..paths import runs_dir as default_runs_dir
 from .eval_exports import SET_FORMATS, EvalExports, FolderTargetDialog
 from .eval_results import TABLE_COLUMNS, EvalResults
 from .eval_settings import EvalSettingsForm, ipc_text, parse_ipcs
@@ -55,6 +56,7 @@ class EvalPanel(EvalSettingsForm, EvalResults, EvalExports, QWidget):
     """Settings, progress, results (table and chart) and exports of the selected runs."""
 
     finished = Signal()  # the evaluation thread has ended
+    setImported = Signal(object)  # the folder of a set just imported (Path)
 
     def __init__(self, message: Message, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -72,6 +74,8 @@ class EvalPanel(EvalSettingsForm, EvalResults, EvalExports, QWidget):
         self._stamp: tuple = ()  # results files' times at the last read
         self._base = EvalConfig()  # settings without a widget come from the run's config
         self.confirm_overwrite = self._ask_overwrite  # replaceable in tests and scripts
+        # Where an added set's folder is made: the window gives its runs folder.
+        self.runs_dir: Callable[[], Path] = default_runs_dir
         self._build()
         from ..config import preset_config
 
@@ -113,6 +117,15 @@ class EvalPanel(EvalSettingsForm, EvalResults, EvalExports, QWidget):
         self.status = QLabel(objectName="evalStatus", wordWrap=True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lv.addWidget(self.status)
+        self.add_set_button = QPushButton("Add a set...", objectName="addSetButton")
+        self.add_set_button.setToolTip(
+            "Judge a set made elsewhere beside the runs: MTT/DATM tensors (a folder with "
+            "images_best.pt and labels_best.pt), a folder of class folders of images, an "
+            ".npz with x and y, or a .pt; it joins the runs list, marked as imported "
+            "(dropping it on this tab does the same)"
+        )
+        self.add_set_button.clicked.connect(lambda: self.add_set())
+        lv.addWidget(self.add_set_button)
         lv.addStretch(1)
 
         lv.addWidget(self._build_exports())

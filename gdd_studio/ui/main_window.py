@@ -136,6 +136,8 @@ class MainWindow(QMainWindow):
         self.training.stop_button.clicked.connect(self.stop_run)
         self.evaluation = EvalPanel(self.show_message)
         self.evaluation.finished.connect(self._on_eval_finished)
+        self.evaluation.runs_dir = lambda: self.model.runs.runs_dir
+        self.evaluation.setImported.connect(self._on_set_imported)
         self.viewer = SetViewer(self.show_message)
         self.setup_area.said.connect(self.training.status.setText)
         self.tabs = QTabWidget(objectName="centreTabs")
@@ -455,6 +457,15 @@ class MainWindow(QMainWindow):
         self.evaluation.set_runs(paths)
         self.viewer.set_run(paths[0] if paths else None)
 
+    @Slot(object)
+    def _on_set_imported(self, folder: Path) -> None:
+        """A set just added: listed, and compared with the runs shown (selected with them)."""
+        shown = list(self.evaluation.run_dirs)
+        self.refresh_runs(force=True)
+        self.runs_panel.select(Path(folder), exclusive=True)
+        for run_dir in shown:
+            self.runs_panel.add_to_selection(run_dir)
+
     @Slot()
     def _poll(self) -> None:
         self.runs_panel.poll()  # read off this thread; the list follows when it is read
@@ -475,14 +486,21 @@ class MainWindow(QMainWindow):
 
     # ---- dropped files ---------------------------------------------------------------
     def dragEnterEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
-        if event.mimeData().hasUrls() and not self.running:
+        on_eval = self.tabs.currentWidget() is self.evaluation  # a set to add, even mid-run
+        if event.mimeData().hasUrls() and (on_eval or not self.running):
             event.acceptProposedAction()
 
     def dropEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
-        """A dropped folder or .npz becomes the dataset; a .json config is loaded."""
+        """On the Evaluation tab a dropped file or folder is a set to add (import);
+        elsewhere a dropped folder or .npz becomes the dataset, a .json config is loaded."""
+        urls = event.mimeData().urls()
+        if self.tabs.currentWidget() is self.evaluation and urls:
+            event.acceptProposedAction()
+            self.evaluation.add_set(Path(urls[0].toLocalFile()))
+            return
         if self.running:
             return  # the settings are locked while a run goes
-        for url in event.mimeData().urls():
+        for url in urls:
             if self.setup_area.use_path(Path(url.toLocalFile())):
                 event.acceptProposedAction()
                 return

@@ -290,6 +290,13 @@ class RunsPanel(QWidget):
         self.runs.blockSignals(False)
         self.update_resume_button()
 
+    def add_to_selection(self, run_dir: Path) -> None:
+        """Select ``run_dir`` as well (the current row stays the current one)."""
+        row = self._rows.get(str(run_dir))
+        item = self.runs.item(row) if row is not None else None
+        if item is not None:
+            item.setSelected(True)
+
     def update_resume_button(self) -> None:
         busy = self.model.here.running
         sweep = self.current_sweep()

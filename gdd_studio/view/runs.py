@@ -253,6 +253,9 @@ class RunsModel:
         # A smoke and a cpu run of the same settings differ by their budget: the preset.
         preset = f"   {info['preset']} preset" if info.get("preset") else ""
         what = f"{dataset}   IPC {ipc}   tau {tau}{seed}{preset}"
+        if s.status == "imported":  # a set made elsewhere: no tau, seed or preset of ours
+            what = f"{dataset}   IPC {ipc}   set imported ({info.get('format', '?')})"
+            status = f"from {Path(str(info.get('imported_from', '?'))).name}"
         if indented and str(s.path) in self.member_labels:
             what = self.member_labels[str(s.path)]
         text = f"{what}\n{status} · {when}"
