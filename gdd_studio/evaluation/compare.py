@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import GddError
 from ..rundir.artifacts import run_config
+from ..rundir.folder import RunFolder, read_run_info
 from .protocol import load_results, protocol_tag, protocols_differ, row_protocol, source_title
 
 # Settings that do not change what a run's generator learns.
@@ -77,12 +78,26 @@ def short_names(names: Sequence[str]) -> list[str]:
     return out if all(out) and len(set(out)) == len(out) else list(names)
 
 
+def _imported_label(run_dir: Path) -> str | None:
+    """'imported: <what it was imported from>' for a set made elsewhere; None for a run."""
+    folder = RunFolder(run_dir)
+    if not folder.is_imported:
+        return None
+    info = read_run_info(run_dir)
+    return f"imported: {Path(str(info.get('imported_from', run_dir.name))).name}"
+
+
 def run_labels(run_dirs: Sequence[Path]) -> dict[Path, str]:
     """A short label per run: the settings where it differs from the others.
 
     One run, or runs with equal settings, are labelled by their folder names.
     """
     dirs = [Path(d) for d in run_dirs]
+    imported = {d: _imported_label(d) for d in dirs}
+    if any(imported.values()):  # sets made elsewhere are named by their source, runs as ever
+        runs = [d for d in dirs if not imported[d]]
+        labels = run_labels(runs) if runs else {}
+        return {d: imported[d] or labels[d] for d in dirs}
     configs = []
     for d in dirs:
         try:

@@ -127,6 +127,8 @@ def source_title(row: dict[str, Any]) -> str:
     source = str(row.get("source"))
     title = SOURCE_TITLES.get(source, source)
     selection = row.get("selection") or "random"
+    if selection == "imported":  # a set made elsewhere (export/imported.py)
+        return "imported set"
     if source in SOURCES_WITH_GENERATOR and selection != SamplingConfig().selection:
         title += f", {selection} selection"
     if source in SOURCES_WITH_GENERATOR and row.get("refine"):
