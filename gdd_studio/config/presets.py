@@ -27,7 +27,9 @@ FULL_REAL_PER_CLASS = 32  # DM's real images per class and iteration (the litera
 PRESETS: dict[str, str] = {
     "paper": "the paper's budgets (G/D width 196, 150 + 100 epochs; docs/METHOD.md): for a GPU",
     "cpu": "narrow models and short phases: the embedded sample in 10:46 on an idle 2-core VM; "
-    "on MNIST, Fashion-MNIST and CIFAR-10 a recipe of under an hour that ends in DM refinement",
+    "on MNIST, Fashion-MNIST and CIFAR-10 a recipe of under an hour that ends in DM refinement "
+    "(on CIFAR-10 it ties DM from real images given the same minutes, evaluate --dm-real: "
+    "the generator does not yet earn its time on a CPU; README, 'Accuracy and speed')",
     "smoke": "a few steps of every phase in well under 30 seconds: for checks",
 }
 
