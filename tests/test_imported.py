@@ -220,3 +220,38 @@ def test_the_window_adds_a_set_beside_the_run_shown(make_window, run_copy, tmp_p
     assert window.evaluation.add_set(bad, run_config(run_copy).dataset) is None
     kind, text = window.last_message
     assert kind == "error" and str(bad) in text and "\n" not in text
+
+
+def test_the_fields_scores_match_figures_worked_by_hand():
+    """DD-Ranking's hard-label scores (ddranking/metrics/hard_label.py), worked by hand:
+    set 80 %, random real 75 %, full data 90 %: IOR 0.05, HLR 0.10,
+    alpha = 0.5 x 0.05 - 0.5 x 0.10 = -0.025,
+    LRS = (e^-0.025 - e^-1) / (e - e^-1) = (0.975310 - 0.367879) / 2.350402 = 0.258437."""
+    import csv
+    import io
+
+    from gdd_studio.evaluation.rows import results_csv
+    from gdd_studio.evaluation.scores import field_scores, scores_text
+
+    rows = [
+        {"arch": "convnet3", "ipc": 10, "source": "distilled", "mean": 0.80, "std": 0.01, "n": 3},
+        {"arch": "convnet3", "ipc": 10, "source": "random-real", "mean": 0.75, "std": 0.01,
+         "n": 3},
+        {"arch": "convnet3", "ipc": None, "source": "full-real", "mean": 0.90, "std": 0.0,
+         "n": 1},
+    ]  # fmt: skip
+    (s,) = field_scores(rows)
+    assert s["ior"] == pytest.approx(0.05) and s["hlr"] == pytest.approx(0.10)
+    assert s["lrs"] == pytest.approx(0.258437, abs=1e-6)
+    text = scores_text(rows)
+    assert "gain over random real +5.00 points" in text and "LRS 25.84" in text
+    assert "recovery gap 10.00 points" in text
+    table = list(csv.DictReader(io.StringIO(results_csv(rows))))
+    assert table[0]["gain_over_random_real"] == "5.00"
+    assert table[0]["hard_label_recovery_gap"] == "10.00"
+    assert table[0]["label_robust_score"] == "25.84"
+    assert table[1]["label_robust_score"] == ""  # a baseline row has none
+    # Without the full-data row: the gain alone, and the flag that adds the bound.
+    (s,) = field_scores(rows[:2])
+    assert s["hlr"] is None and s["lrs"] is None
+    assert "? (evaluate --full-real)" in scores_text(rows[:2])

@@ -65,6 +65,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if executor is not None:
             executor.close()
     print(_results_table(doc["results"]))
+    from ..evaluation.scores import scores_text
+
+    scores = scores_text(doc["results"])
+    if scores:
+        print(scores)
     if doc.get("status") == "stopped":
         return got.exit_code
     return EXIT_OK
