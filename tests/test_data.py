@@ -141,7 +141,7 @@ def test_specs_and_families() -> None:
     assert dataset_family("npz:/x.npz") == "custom"
 
 
-@pytest.mark.parametrize("spec", ["imagenet", "", "folder:", "npz:  ", "cifar100"])
+@pytest.mark.parametrize("spec", ["imagenet", "", "folder:", "npz:  ", "cifar1000"])
 def test_bad_spec(spec: str) -> None:
     with pytest.raises(DatasetError) as err:
         check_dataset_spec(spec)

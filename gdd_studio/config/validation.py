@@ -204,10 +204,11 @@ def validate_for_dataset(cfg: RunConfig, num_classes: int, per_class: list[int])
             f"IPC {cfg.ipc} is more than the {smallest} training images of the smallest class "
             f"of {cfg.dataset}: choose an IPC from 1 to {smallest}"
         )
-    if cfg.model.nz < num_classes:
+    if cfg.model.nz <= num_classes:
         raise ConfigError(
-            f"model.nz ({cfg.model.nz}) must be at least the number of classes ({num_classes}), "
-            "because the label is written into the first entries of the noise"
+            f"model.nz ({cfg.model.nz}) must be more than the number of classes ({num_classes}): "
+            "the label is written into the first entries of the noise, and the rest is what "
+            f"varies the draws (for {num_classes} classes, {num_classes + 100} is a choice)"
         )
 
 

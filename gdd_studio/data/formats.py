@@ -249,6 +249,89 @@ def read_cifar_folder(
     return x_train, y_train, x_test, y_test, classes
 
 
+# ---- CIFAR-100 python pickles and SVHN's MATLAB files (issue 29) ----------------------
+
+CIFAR100_FOLDER = "cifar-100-python"
+CIFAR100_FILES = ("train", "test")  # and "meta", optional: the 100 fine class names
+SVHN_FILES = ("train_32x32.mat", "test_32x32.mat")
+
+
+def cifar100_folder_complete(folder: Path) -> bool:
+    return all((folder / n).is_file() for n in CIFAR100_FILES)
+
+
+def _read_cifar100_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 3, 32, 32) uint8 and fine labels (N,) from CIFAR-100's train or test."""
+    split = restricted_load(path)
+    if not isinstance(split, dict):
+        raise DatasetError(f"{path} is not a CIFAR-100 split: holds {type(split).__name__}")
+    data = _get(split, "data", path)
+    labels = _get(split, "fine_labels", path)
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or (
+        data.shape[1] != 3 * 32 * 32
+    ):  # fmt: skip
+        raise DatasetError(f"{path}: 'data' must be a uint8 array of shape (N, 3072)")
+    try:
+        y = np.asarray(labels, dtype=np.int64)
+    except (TypeError, ValueError):
+        raise DatasetError(f"{path}: 'fine_labels' is not a list of integers") from None
+    if y.shape != (len(data),) or (len(y) and (y.min() < 0 or y.max() >= 100)):
+        raise DatasetError(f"{path}: 'fine_labels' must give one class in 0..99 per image")
+    return data.reshape(-1, 3, 32, 32).copy(), y
+
+
+def read_cifar100_folder(
+    folder: Path,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Train and test splits and the 100 fine class names of a ``cifar-100-python``
+    folder (class indices as names when ``meta`` is absent)."""
+    x_train, y_train = _read_cifar100_split(folder / "train")
+    x_test, y_test = _read_cifar100_split(folder / "test")
+    classes = [str(i) for i in range(100)]
+    meta = folder / "meta"
+    if meta.is_file():
+        names = _get(restricted_load(meta), "fine_label_names", meta)
+        if not isinstance(names, list | tuple) or len(names) != 100:
+            raise DatasetError(f"{meta}: 'fine_label_names' must list 100 names")
+        classes = [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n)
+                   for n in names]  # fmt: skip
+    return x_train, y_train, x_test, y_test, classes
+
+
+def _read_svhn_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 3, 32, 32) uint8 and labels (N,) 0..9 from SVHN's ``*_32x32.mat``
+    (``X`` is 32 x 32 x 3 x N; ``y`` counts the digit 0 as 10, as the original does)."""
+    try:
+        from scipy.io import loadmat
+    except ImportError:
+        raise DatasetError(
+            f"reading SVHN's {path.name} needs scipy (MATLAB files): pip install scipy"
+        ) from None
+    try:
+        mat = loadmat(path)
+    except Exception as exc:  # noqa: BLE001 - a damaged or foreign file, in any way
+        raise DatasetError(f"{path} is not a readable SVHN .mat file ({exc})") from None
+    x, y = mat.get("X"), mat.get("y")
+    if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 4 or (
+        x.shape[:3] != (32, 32, 3)
+    ):  # fmt: skip
+        raise DatasetError(f"{path}: 'X' must be uint8 of shape (32, 32, 3, N)")
+    if not isinstance(y, np.ndarray) or y.size != x.shape[3]:
+        raise DatasetError(f"{path}: 'y' must give one label per image")
+    y = y.reshape(-1).astype(np.int64)
+    if len(y) and (y.min() < 1 or y.max() > 10):
+        raise DatasetError(f"{path}: 'y' must lie in 1..10 (10 for the digit 0)")
+    return np.ascontiguousarray(x.transpose(3, 2, 0, 1)), y % 10
+
+
+def read_svhn_folder(
+    folder: Path,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    x_train, y_train = _read_svhn_mat(folder / SVHN_FILES[0])
+    x_test, y_test = _read_svhn_mat(folder / SVHN_FILES[1])
+    return x_train, y_train, x_test, y_test, [str(i) for i in range(10)]
+
+
 def extract_cifar_archive(archive: Path, dest: Path) -> Path:
     """Unpack the batches from ``cifar-10-python.tar.gz`` into ``dest/cifar-10-batches-py``.
 

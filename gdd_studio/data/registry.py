@@ -22,13 +22,17 @@ from ..errors import DatasetError
 from ..paths import datasets_dir
 from . import formats
 
-BUILTIN_DATASETS: tuple[str, ...] = ("mnist-sample", "mnist", "fashion-mnist", "cifar10")
+BUILTIN_DATASETS: tuple[str, ...] = (
+    "mnist-sample", "mnist", "fashion-mnist", "cifar10", "svhn", "cifar100",
+)  # fmt: skip
 
 TITLES: dict[str, str] = {
     "mnist-sample": "MNIST (embedded 5,000-image sample)",
     "mnist": "MNIST (60,000 + 10,000 images)",
     "fashion-mnist": "Fashion-MNIST (60,000 + 10,000 images)",
     "cifar10": "CIFAR-10 (50,000 + 10,000 images)",
+    "svhn": "SVHN (73,257 + 26,032 digits)",
+    "cifar100": "CIFAR-100 (50,000 + 10,000 images, 100 classes)",
 }
 
 # Folders outside GDD Studio's control that distributions install datasets into. A tuple
@@ -54,6 +58,8 @@ NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "mnist": ((0.1307,), (0.3081,)),
     "fashion-mnist": ((0.2861,), (0.3530,)),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
+    "svhn": ((0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970)),
+    "cifar100": ((0.5071, 0.4866, 0.4409), (0.2673, 0.2564, 0.2762)),
 }
 
 SAMPLE_RESOURCE = "mnist_sample.npz"
@@ -68,6 +74,8 @@ _ALIASES = {
     "fashionmnist": "fashion-mnist",
     "cifar-10": "cifar10",
     "cifar_10": "cifar10",
+    "cifar-100": "cifar100",
+    "cifar_100": "cifar100",
 }
 _SPEC_FORMS = "folder:PATH (PATH/train/<class>/, PATH/test/<class>/) or npz:PATH"
 
@@ -265,6 +273,10 @@ def _dir_arg(data_dir: str | os.PathLike[str] | None) -> Path | None:
 def _looked_for(ds_id: str) -> str:
     if ds_id == "cifar10":
         return f"{formats.CIFAR_FOLDER}/ (data_batch_1..5, test_batch) or {formats.CIFAR_ARCHIVE}"
+    if ds_id == "svhn":
+        return f"svhn/{' and '.join(formats.SVHN_FILES)}"
+    if ds_id == "cifar100":
+        return f"{formats.CIFAR100_FOLDER}/ (train, test, meta)"
     return ", ".join(f"{s}[.gz]" for s in formats.IDX_FILES.values())
 
 
@@ -293,10 +305,7 @@ def list_datasets(data_dir: str | None = None) -> list[DatasetStatus]:
                     DatasetStatus(ds_id, title, False, None, f"embedded file {path} is missing")
                 )
             continue
-        if ds_id == "cifar10":
-            found, searched = _find_cifar(base)
-        else:
-            found, searched = _find_idx(ds_id, base)
+        found, searched = _find(ds_id, base)
         if found is not None:
             note = f"found in {found}"
             if found.name == formats.CIFAR_ARCHIVE:
@@ -405,7 +414,26 @@ def _unpack_cifar(archive: Path) -> Path:
     raise DatasetError(f"cannot unpack {archive}: {'; '.join(errors)}")
 
 
+def _find_folder_of(
+    ds_id: str, base: Path | None
+) -> tuple[Path | None, list[Path]]:
+    """SVHN's two .mat files or CIFAR-100's pickles: in ``base`` itself or its usual
+    subfolder, then in GDD Studio's datasets folder."""
+    sub, complete = {
+        "svhn": ("svhn", lambda f: all((f / n).is_file() for n in formats.SVHN_FILES)),
+        "cifar100": (formats.CIFAR100_FOLDER, formats.cifar100_folder_complete),
+    }[ds_id]
+    bases = ([base] if base is not None else []) + [datasets_dir()]
+    for b in bases:
+        for folder in (b / sub, b):
+            if complete(folder):
+                return folder, bases
+    return None, bases
+
+
 def _find(ds_id: str, base: Path | None) -> tuple[Path | None, list[Path]]:
+    if ds_id in ("svhn", "cifar100"):
+        return _find_folder_of(ds_id, base)
     return _find_cifar(base) if ds_id == "cifar10" else _find_idx(ds_id, base)
 
 
@@ -413,7 +441,7 @@ def _download(ds_id: str) -> None:
     """Fetch ``ds_id`` into datasets_dir() with torchvision; failures become DatasetError."""
     root = datasets_dir()
     title = TITLES[ds_id]
-    where = _joined(_idx_candidates(ds_id, None) if ds_id != "cifar10" else [root])
+    where = _joined(_idx_candidates(ds_id, None) if ds_id in _TORCHVISION_FOLDERS else [root])
     try:
         import torchvision.datasets as tvd
 
@@ -423,7 +451,13 @@ def _download(ds_id: str) -> None:
             "cifar10": tvd.CIFAR10,
         }
         root.mkdir(parents=True, exist_ok=True)
-        classes[ds_id](root=str(root), train=True, download=True)
+        if ds_id == "svhn":  # torchvision puts both .mat files in root/svhn
+            for split in ("train", "test"):
+                tvd.SVHN(root=str(root / "svhn"), split=split, download=True)
+        elif ds_id == "cifar100":
+            tvd.CIFAR100(root=str(root), train=True, download=True)
+        else:
+            classes[ds_id](root=str(root), train=True, download=True)
     except Exception as exc:  # network, disk and checksum errors all end the same way
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise DatasetError(
@@ -475,4 +509,7 @@ def load_dataset(
             )
     if kind == "cifar10":
         return _load_cifar(found)
+    if kind in ("svhn", "cifar100"):
+        read = formats.read_svhn_folder if kind == "svhn" else formats.read_cifar100_folder
+        return _make(kind, read(found), f"{TITLES[kind]} files in {found}", NORMALIZATION[kind])
     return _load_idx_folder(kind, found)
