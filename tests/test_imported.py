@@ -255,3 +255,63 @@ def test_the_fields_scores_match_figures_worked_by_hand():
     (s,) = field_scores(rows[:2])
     assert s["hlr"] is None and s["lrs"] is None
     assert "? (evaluate --full-real)" in scores_text(rows[:2])
+
+
+NETS = '''
+from torch import nn
+
+def tiny(channels, classes, size):
+    return nn.Sequential(nn.Flatten(), nn.Linear(channels * size * size, classes))
+
+def wrong_input(channels, classes, size):
+    return nn.Sequential(nn.Flatten(), nn.Linear(7, classes))
+
+def wrong_output(channels, classes, size):
+    return nn.Sequential(nn.Flatten(), nn.Linear(channels * size * size, classes + 1))
+
+def not_a_module(channels, classes, size):
+    return 3
+'''
+
+
+def test_your_own_network_is_evaluated_beside_the_built_in_ones(run_copy, tmp_path, capsys,
+                                                                monkeypatch):  # fmt: skip
+    """Issue 29: --archs file.py:factory, relative to where the command runs."""
+    (tmp_path / "nets.py").write_text(NETS)
+    (tmp_path / "broken.py").write_text("import no_such_module\n")
+    monkeypatch.chdir(tmp_path)
+    rc = main(["evaluate", str(run_copy), "--archs", "convnet3,nets.py:tiny", "--repeats", "1",
+               "--epochs", "1", "--no-gan-only", "--quiet"])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    archs = {r["arch"] for r in load_results(run_copy)["results"]}
+    assert archs == {"convnet3", f"{tmp_path / 'nets.py'}:tiny"}  # stored with its full path
+    from gdd_studio.models.nets import arch_order, arch_title
+
+    assert arch_title(f"{tmp_path / 'nets.py'}:tiny") == "tiny (nets.py)"
+    assert arch_order([f"{tmp_path}/nets.py:tiny", "vgg11", "convnet3"])[:2] == [
+        "convnet3", "vgg11"
+    ]  # fmt: skip
+    capsys.readouterr()
+    for spec, words in [
+        ("nets.py:wrong_input", "does not take 1 x 28 x 28 images"),
+        ("nets.py:wrong_output", "expected (2, 3) class logits"),
+        ("nets.py:not_a_module", "not a torch.nn.Module"),
+        ("nets.py:missing", "has no function missing"),
+        ("broken.py:tiny", "broken.py does not import (ModuleNotFoundError"),
+        ("gone.py:tiny", "does not exist"),
+    ]:
+        assert main(["evaluate", str(run_copy), "--archs", spec, "--quiet"]) == 2, spec
+        err = capsys.readouterr().err
+        assert words in err and err.count("\n") == 1, err
+
+
+def test_the_window_takes_your_own_network(make_window, run_copy, tmp_path):
+    (tmp_path / "nets.py").write_text(NETS)
+    window = make_window()
+    window.runs_panel.select(run_copy)
+    panel = window.evaluation
+    panel.own_arch.setText(f"{tmp_path / 'nets.py'}:tiny")
+    assert panel.settings().archs[-1] == f"{tmp_path / 'nets.py'}:tiny"
+    panel.own_arch.setText("nets:tiny")
+    with pytest.raises(ValueError, match="is not file.py:function"):
+        panel.settings()

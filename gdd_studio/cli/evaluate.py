@@ -37,7 +37,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.ipc:
         settings.ipcs = _int_list(args.ipc, "--ipc")
     if args.archs:
-        settings.archs = [a.strip() for a in args.archs.split(",") if a.strip()]
+        settings.archs = [_absolute(a.strip()) for a in args.archs.split(",") if a.strip()]
     for key in ("epochs", "repeats", "width", "seed", "batch_size", "protocol", "report"):
         if getattr(args, key) is not None:
             setattr(settings, key, getattr(args, key))
@@ -73,6 +73,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if doc.get("status") == "stopped":
         return got.exit_code
     return EXIT_OK
+
+
+def _absolute(arch: str) -> str:
+    """A custom network's file as an absolute path (rows and workers find it anywhere)."""
+    from ..models.nets import is_custom_arch
+
+    if not is_custom_arch(arch):
+        return arch
+    path, _, factory = arch.rpartition(":")
+    return f"{Path(path).resolve()}:{factory}"
 
 
 def _sampling_override(args: argparse.Namespace, run_sampling: SamplingConfig):

@@ -6,6 +6,8 @@ defaults.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..errors import ConfigError
 from .devices import check_device_name
 from .sections import (
@@ -161,6 +163,12 @@ def validate_runtime(r: RuntimeConfig) -> None:
     _choice("runtime.compile", r.compile, COMPILE_MODES)
 
 
+def _custom_arch(name: str) -> bool:
+    """``PATH.py:FACTORY`` (models.nets.is_custom_arch; config imports no model code)."""
+    path, sep, factory = str(name).rpartition(":")
+    return bool(sep) and path.endswith(".py") and factory.isidentifier()
+
+
 def validate_evaluation(e: EvalConfig) -> None:
     """Check the phase-4 settings (also on their own, for an evaluation of a finished run)."""
     _choice("evaluation.report", e.report, EVAL_REPORT)
@@ -168,9 +176,17 @@ def validate_evaluation(e: EvalConfig) -> None:
     if not e.archs:
         raise ConfigError(f"choose one or more evaluation networks of {', '.join(EVAL_ARCHS)}")
     for name in e.archs:
+        if _custom_arch(name):  # PATH.py:FACTORY, the user's own (checked when built)
+            if not Path(name.rpartition(":")[0]).is_file():
+                raise ConfigError(
+                    f"custom evaluation network '{name}': {name.rpartition(':')[0]} does not "
+                    "exist"
+                )
+            continue
         if name not in CLASSIFIERS:
             raise ConfigError(
-                f"unknown evaluation network '{name}' (choose from: {', '.join(EVAL_ARCHS)})"
+                f"unknown evaluation network '{name}' (choose from: {', '.join(EVAL_ARCHS)}, "
+                "or your own as PATH.py:FACTORY)"
             )
     _at_least_one(
         ("evaluation.repeats", e.repeats),

@@ -53,7 +53,7 @@ from ..errors import ConfigError, GddError, user_message
 from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
 from ..models.fit import normalizer, test_accuracy, train_classifier
 from ..models.gan import Generator
-from ..models.nets import build_classifier
+from ..models.nets import build_eval_network, custom_network, is_custom_arch
 from ..models.runtime import COMPILE_MIN_TFLOP, Runtime, forward_flops, resolve, work_tflop
 from ..rundir.artifacts import (
     SOURCES_WITH_GENERATOR,
@@ -132,6 +132,7 @@ class Evaluation:
         self.runtime = copy.deepcopy(runtime or self.run_cfg.runtime)
         validate_runtime(self.runtime)
         require_generator(self.dir)
+        self._check_custom_networks()
         if self.run.folder.is_imported:  # one set, stored: no generator behind it
             self._check_imported()
         self.device = torch.device(resolve_device(device or self.run_cfg.device))
@@ -146,6 +147,17 @@ class Evaluation:
             self.dm_minutes, self.dm_minutes_from = budget_minutes(
                 self.dir, self.settings.dm_minutes
             )
+
+    def _check_custom_networks(self) -> None:
+        """The user's own networks (``PATH.py:FACTORY``) load and fit the run's data, or
+        the evaluation is refused in one line before anything trains."""
+        c, size, _, k = self._dataset_shape
+        for arch in self.settings.archs:
+            if is_custom_arch(arch):
+                try:
+                    custom_network(arch, c, k, size)
+                except ValueError as exc:
+                    raise GddError(str(exc)) from None
 
     def _check_imported(self) -> None:
         """What an imported set can be judged by: its own IPC, the fixed protocol."""
@@ -454,7 +466,9 @@ class Evaluation:
         rt = self.network_runtime(arch, epochs, len(labels))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            net = build_classifier(arch, data.channels, data.num_classes, data.image_size, s.width)
+            net = build_eval_network(
+                arch, data.channels, data.num_classes, data.image_size, s.width
+            )
         net = net.to(self.device)
         checks = {round(epochs * (i + 1) / CHECKS) for i in range(CHECKS)}
         best = [0.0]
@@ -492,7 +506,7 @@ class Evaluation:
         """How a network of ``arch`` trained ``epochs`` over ``images`` runs: ``auto``
         counts the work of the row's repeats, which share one compilation."""
         s, r, d = self.settings, self.runtime, self._dataset_shape
-        forward = forward_flops(build_classifier, (arch, d[0], d[3], d[1], s.width), d[:3])
+        forward = forward_flops(build_eval_network, (arch, d[0], d[3], d[1], s.width), d[:3])
         tflop = work_tflop(forward, epochs * images * s.repeats)
         return resolve(r.precision, r.compile, self.device, "evaluation", tflop)
 

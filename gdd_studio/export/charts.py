@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import storage
 from ..evaluation.protocol import SOURCES, results_csv, source_title
-from ..models.nets import ARCH_TITLES
+from ..models.nets import arch_order, arch_title
 from .sets import ExportError, check_target
 
 CHART_KINDS = ("arch", "ipc")
@@ -98,7 +98,7 @@ def architecture_figure(rows: Sequence[dict[str, Any]], title: str | None = None
         raise ExportError("there are no evaluation results to chart: evaluate the run first")
     ipcs = sorted({r["ipc"] for r in rows if r.get("ipc") is not None})
     full = [r for r in rows if r.get("ipc") is None]
-    archs = [a for a in ARCH_TITLES if any(r["arch"] == a for r in rows)]
+    archs = arch_order(r["arch"] for r in rows)
     names = ordered_series(rows)
     fig, axes = _figure(max(1, len(ipcs)), 3, panel_width=1.6 + 1.1 * len(archs))
     for ax, ipc in zip(axes, ipcs or [None], strict=False):
@@ -118,7 +118,7 @@ def architecture_figure(rows: Sequence[dict[str, Any]], title: str | None = None
             _points(ax, xs, ys, es, name, colour, 1)
             lows += [y - e for y, e in zip(ys, es, strict=True)]
             highs += [y + e for y, e in zip(ys, es, strict=True)]
-        ax.set_xticks(range(len(archs)), [ARCH_TITLES[a] for a in archs])
+        ax.set_xticks(range(len(archs)), [arch_title(a) for a in archs])
         ax.set_xlim(-0.6, len(archs) - 0.4)
         lo, hi = zoomed_range(lows, highs) if lows else (0.0, 105.0)
         ax.set_ylim(lo, hi)
@@ -137,7 +137,7 @@ def ipc_figure(rows: Sequence[dict[str, Any]], title: str | None = None):
     ipcs = sorted({r["ipc"] for r in rows})
     if len(ipcs) < 2:
         raise ExportError("accuracy against IPC needs results at two or more IPCs")
-    archs = [a for a in ARCH_TITLES if any(r["arch"] == a for r in rows)]
+    archs = arch_order(r["arch"] for r in rows)
     names = ordered_series(rows)
     fig, axes = _figure(len(archs), 2)
     for ax, arch in zip(axes, archs, strict=True):
@@ -157,7 +157,7 @@ def ipc_figure(rows: Sequence[dict[str, Any]], title: str | None = None):
         ax.minorticks_off()
         ax.set_xlabel("images per class (IPC)")
         ax.set_ylabel("test accuracy (%)" + width_note(narrowed_widths(rows)))
-        ax.set_title(ARCH_TITLES[arch])
+        ax.set_title(arch_title(arch))
         ax.grid(alpha=0.3)
     _legend(fig, axes)
     if title:
@@ -218,7 +218,7 @@ def sweep_figure(
                                   [100 * (r["mean"] + r["std"]) for r in panel]))  # fmt: skip
         ax.set_ylabel(zoomed_label(lo))
         budget = "full training set" if ipc is None else f"IPC {ipc}"
-        ax.set_title(f"{ARCH_TITLES.get(arch, arch)}, {budget}")
+        ax.set_title(f"{arch_title(arch)}, {budget}")
         ax.grid(axis="y" if not numeric else "both", alpha=0.3)
     _legend(fig, axes)
     if title:

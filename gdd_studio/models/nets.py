@@ -10,8 +10,11 @@ exists so that the pool networks can be made cheap enough for a CPU.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
+import torch
 from torch import Tensor, nn
 
 # The DC/DSA code names its instance-norm ResNet-18 "ResNet18" and the BatchNorm one
@@ -216,6 +219,101 @@ class VGG11(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Return class logits (N, K)."""
         return self.classifier(self.features(x).flatten(1))
+
+
+# ---- your own network for evaluation (issue 29) -------------------------------------------
+
+
+def is_custom_arch(name: str) -> bool:
+    """``PATH.py:FACTORY``: a function in a Python file that returns the network."""
+    path, sep, factory = str(name).rpartition(":")
+    return bool(sep) and path.endswith(".py") and factory.isidentifier()
+
+
+def arch_title(name: str) -> str:
+    """A network as tables and charts name it: "ConvNet-3", or "factory (file.py)"."""
+    if name in ARCH_TITLES:
+        return ARCH_TITLES[name]
+    if is_custom_arch(name):
+        path, _, factory = name.rpartition(":")
+        return f"{factory} ({Path(path).name})"
+    return name
+
+
+def arch_order(names: Iterable[str]) -> list[str]:
+    """Distinct networks in the order tables and charts show them: the built-in ones in
+    their usual order, then custom ones as they come."""
+    seen = list(dict.fromkeys(names))
+    return [a for a in ARCH_TITLES if a in seen] + [a for a in seen if a not in ARCH_TITLES]
+
+
+def custom_network(spec: str, channels: int, num_classes: int, image_size: int) -> nn.Module:
+    """The network ``FACTORY(channels, num_classes, image_size)`` of ``PATH.py:FACTORY``
+    returns, checked on a batch of two images of the data's shape; ValueError with one
+    line naming the file when it cannot be loaded, called, or does not fit the data."""
+    import importlib.util
+
+    path_text, _, factory = spec.rpartition(":")
+    path = Path(path_text)
+    if not path.is_file():
+        raise ValueError(f"custom network {spec}: {path} does not exist")
+    module_name = f"gdd_custom_{abs(hash(str(path.resolve())))}"
+    module = sys.modules.get(module_name)
+    if module is None:
+        try:
+            loader_spec = importlib.util.spec_from_file_location(module_name, path)
+            assert loader_spec is not None and loader_spec.loader is not None
+            module = importlib.util.module_from_spec(loader_spec)
+            loader_spec.loader.exec_module(module)
+        except Exception as exc:  # noqa: BLE001 - the user's file can fail in any way
+            raise ValueError(
+                f"custom network {spec}: {path.name} does not import "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
+        sys.modules[module_name] = module
+    make = getattr(module, factory, None)
+    if not callable(make):
+        raise ValueError(f"custom network {spec}: {path.name} has no function {factory}")
+    try:
+        net = make(channels, num_classes, image_size)
+    except Exception as exc:  # noqa: BLE001
+        raise ValueError(
+            f"custom network {spec}: {factory}({channels}, {num_classes}, {image_size}) "
+            f"failed ({type(exc).__name__}: {exc})"
+        ) from None
+    if not isinstance(net, nn.Module):
+        raise ValueError(
+            f"custom network {spec}: {factory} returned a {type(net).__name__}, not a "
+            "torch.nn.Module"
+        )
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            was = net.training
+            net.eval()
+            out = net(torch.zeros(2, channels, image_size, image_size))
+            net.train(was)
+    except Exception as exc:  # noqa: BLE001
+        raise ValueError(
+            f"custom network {spec}: it does not take {channels} x {image_size} x "
+            f"{image_size} images ({type(exc).__name__}: {exc})"
+        ) from None
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, num_classes):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(
+            f"custom network {spec}: it returns {shape} for 2 images; expected (2, "
+            f"{num_classes}) class logits"
+        )
+    return net
+
+
+def build_eval_network(
+    name: str, channels: int, num_classes: int, image_size: int, width: int | None = None
+) -> nn.Module:
+    """An evaluation network: a built-in one by name (``width`` scales it) or the user's
+    own (``PATH.py:FACTORY``, which builds it at its own width)."""
+    if is_custom_arch(name):
+        return custom_network(name, channels, num_classes, image_size)
+    return build_classifier(name, channels, num_classes, image_size, width)
 
 
 def build_classifier(

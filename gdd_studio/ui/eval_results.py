@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from ..errors import GddError
 from ..evaluation.protocol import SOURCE_TITLES
 from ..evaluation.rows import accuracy_text
-from ..models.nets import ARCH_TITLES
+from ..models.nets import arch_order, arch_title
 from .eval_settings import ipc_text
 from .results_chart import ResultsChart
 
@@ -180,7 +180,7 @@ class EvalResults:
                 protocol += f", width {r['width']}"
             acc = accuracy_text(r, "±") if r.get("mean") is not None else "-"
             values = [
-                r.get("run_label", ""), ARCH_TITLES.get(r.get("arch"), r.get("arch")),
+                r.get("run_label", ""), arch_title(r.get("arch")),
                 ipc_text(r.get("ipc")), source, selection, acc, str(r.get("n", "")),
                 str(r.get("epochs", "")), protocol,
             ]  # fmt: skip
@@ -200,7 +200,7 @@ class EvalResults:
     def _fill_chart_kinds(self) -> None:
         current = self.chart_kind.currentData()
         ipcs = sorted({r["ipc"] for r in self.rows if r.get("ipc") is not None})
-        archs = [a for a in ARCH_TITLES if any(r.get("arch") == a for r in self.rows)]
+        archs = arch_order(str(r.get("arch")) for r in self.rows)
         self.chart_kind.blockSignals(True)
         self.chart_kind.clear()
         if self._sweep is not None:  # the sweep's own chart first: against its setting
@@ -208,13 +208,13 @@ class EvalResults:
                             key=lambda p: (p[0], math.inf if p[1] is None else p[1]))  # fmt: skip
             for arch, ipc in panels:
                 budget = "full set" if ipc is None else f"IPC {ipc}"
-                title = f"against {self._sweep.x_key}, {ARCH_TITLES.get(arch, arch)} {budget}"
+                title = f"against {self._sweep.x_key}, {arch_title(arch)} {budget}"
                 self.chart_kind.addItem(title, ("sweep", (arch, ipc)))
         for ipc in ipcs:
             self.chart_kind.addItem(f"by network, IPC {ipc}", ("arch", ipc))
         if len(ipcs) > 1:
             for arch in archs:
-                self.chart_kind.addItem(f"against IPC, {ARCH_TITLES[arch]}", ("ipc", arch))
+                self.chart_kind.addItem(f"against IPC, {arch_title(arch)}", ("ipc", arch))
         index = self.chart_kind.findData(current) if current is not None else -1
         self.chart_kind.setCurrentIndex(index if index >= 0 else 0)
         self.chart_kind.blockSignals(False)

@@ -77,6 +77,14 @@ class EvalSettingsForm:
         self.archs = NetworkList(EVAL_ARCHS, "evalArchList")
         self.archs.setToolTip("Networks trained from scratch on the set (cross-architecture)")
         form.addRow("Networks", self.archs)
+        self.own_arch = QLineEdit(objectName="evalOwnArchEdit")
+        self.own_arch.setPlaceholderText("your own: file.py:function")
+        self.own_arch.setToolTip(
+            "Your own network, also trained on the set: a Python file and a function in it "
+            "that returns a torch.nn.Module for (channels, classes, image size), e.g. "
+            "/home/me/nets.py:wide_resnet; checked on the data before anything trains"
+        )
+        form.addRow("", self.own_arch)
         self.ipcs = QLineEdit(objectName="evalIpcEdit")
         self.ipcs.setToolTip(
             "One or more budgets, e.g. 1, 10, 50: the generator makes any IPC without retraining"
@@ -162,7 +170,8 @@ class EvalSettingsForm:
     def set_settings(self, s: EvalConfig, default_ipc: int | None = None) -> None:
         """Show an evaluation config in the widgets (what Evaluate will run)."""
         self._base = copy.deepcopy(s)
-        self.archs.set_checked(s.archs)
+        self.archs.set_checked([a for a in s.archs if ":" not in a])
+        self.own_arch.setText(", ".join(a for a in s.archs if ":" in a))
         ipcs = s.ipcs or ([default_ipc] if default_ipc else [])
         self.ipcs.setText(", ".join(str(i) for i in ipcs))
         self.repeats.setValue(s.repeats)
@@ -180,6 +189,15 @@ class EvalSettingsForm:
         """The evaluation the widgets describe; ValueError with one message if it is not one."""
         s = copy.deepcopy(self._base)
         s.archs = self.archs.checked()
+        own = [a.strip() for a in self.own_arch.text().split(",") if a.strip()]
+        for spec in own:
+            path, sep, factory = spec.rpartition(":")
+            if not (sep and path.endswith(".py") and factory.isidentifier()):
+                raise ValueError(
+                    f"'{spec}' is not file.py:function (a Python file and the function in it "
+                    "that returns your network)"
+                )
+            s.archs.append(f"{Path(path).expanduser().resolve()}:{factory}")
         if not s.archs:
             raise ValueError("tick at least one network to evaluate")
         s.ipcs = parse_ipcs(self.ipcs.text())

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..models.nets import ARCH_TITLES
+from ..models.nets import arch_order, arch_title
 
 
 def spread_labels(
@@ -102,13 +102,13 @@ class ResultsChart(pg.PlotWidget):
             self.clear_chart()
             return
         if kind == "arch":
-            xs_keys: list[Any] = [a for a in ARCH_TITLES if any(r["arch"] == a for r in rows)]
-            titles = [ARCH_TITLES[a] for a in xs_keys]
+            xs_keys: list[Any] = arch_order(r["arch"] for r in rows)
+            titles = [arch_title(a) for a in xs_keys]
             field, bottom = "arch", f"network (IPC {key})"
         else:
             xs_keys = sorted({r["ipc"] for r in rows})
             titles = [str(i) for i in xs_keys]
-            field, bottom = "ipc", f"images per class ({ARCH_TITLES.get(key, key)})"
+            field, bottom = "ipc", f"images per class ({arch_title(key)})"
         points: dict[str, list[tuple[int, float, float]]] = {}
         for name in ordered_series(rows):
             for i, x_key in enumerate(xs_keys):
@@ -143,7 +143,7 @@ class ResultsChart(pg.PlotWidget):
             pts.sort()
         arch, ipc = rows[0]["arch"], rows[0]["ipc"]
         budget = "full training set" if ipc is None else f"IPC {ipc}"
-        bottom = f"{x_key} ({ARCH_TITLES.get(arch, arch)}, {budget})"
+        bottom = f"{x_key} ({arch_title(arch)}, {budget})"
         # A sweep's points often differ by tenths of a point: two decimals.
         self._draw(points, [_fmt(x) for x in xs], bottom, bars=not numeric, decimals=2)
 
