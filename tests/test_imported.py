@@ -315,3 +315,30 @@ def test_the_window_takes_your_own_network(make_window, run_copy, tmp_path):
     panel.own_arch.setText("nets:tiny")
     with pytest.raises(ValueError, match="is not file.py:function"):
         panel.settings()
+
+
+def test_the_augmentation_robust_score_matches_a_figure_worked_by_hand(run_copy, capsys):
+    """DD-Ranking's ARS (ddranking/metrics/aug_robust.py): gains over random of 5 points
+    with augmentation and 3 without: beta = 0.5 x 0.05 + 0.5 x 0.03 = 0.04,
+    ARS = (e^0.04 - e^-1) / (e - e^-1) = (1.040811 - 0.367879) / 2.350402 = 0.286305.
+    From the command line: evaluate, then evaluate --no-dsa, and the ARS is printed."""
+    from gdd_studio.evaluation.scores import augmentation_robust_score, field_scores
+
+    assert augmentation_robust_score(0.05, 0.03) == pytest.approx(0.286305, abs=1e-6)
+
+    def row(source, mean, dsa):
+        return {"arch": "convnet3", "ipc": 10, "source": source, "mean": mean, "std": 0.0,
+                "n": 3, "dsa": dsa, "epochs": 300, "protocol": "fixed"}  # fmt: skip
+
+    plain = [row("distilled", 0.70, False), row("random-real", 0.67, False)]
+    aug = [row("distilled", 0.80, True), row("random-real", 0.75, True)]
+    (s,) = field_scores(aug, plain)
+    assert s["ars"] == pytest.approx(0.286305, abs=1e-6)
+    (s,) = field_scores(plain, aug)  # the same from the other side
+    assert s["ars"] == pytest.approx(0.286305, abs=1e-6)
+    assert field_scores(aug, [dict(r, epochs=5) for r in plain])[0]["ars"] is None
+    flags = ["--ipc", "2", "--repeats", "1", "--epochs", "1", "--width", "8", "--no-gan-only"]
+    assert main(["evaluate", str(run_copy), *flags, "--quiet"]) == 0
+    assert "ARS" not in capsys.readouterr().out
+    assert main(["evaluate", str(run_copy), *flags, "--no-dsa", "--quiet"]) == 0
+    assert "ARS " in capsys.readouterr().out

@@ -65,9 +65,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if executor is not None:
             executor.close()
     print(_results_table(doc["results"]))
+    from ..evaluation.results import aside_rows
     from ..evaluation.scores import scores_text
 
-    scores = scores_text(doc["results"])
+    scores = scores_text(doc["results"], aside_rows(run.dir))
     if scores:
         print(scores)
     if doc.get("status") == "stopped":

@@ -57,6 +57,22 @@ def load_results(run_dir: str | Path) -> dict[str, Any] | None:
     return upgrade_results(doc)
 
 
+def aside_rows(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The rows of the results files moved aside (another protocol's), newest file first;
+    unreadable files are skipped."""
+    folder = results_path(run_dir).parent
+    out: list[dict[str, Any]] = []
+    for path in sorted(folder.glob("results-*.json"), reverse=True):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        rows = doc.get("results") if isinstance(doc, dict) else None
+        if isinstance(rows, list) and all(_is_row(r) for r in rows):
+            out += upgrade_results(doc)["results"]
+    return out
+
+
 def results_unreadable(run_dir: str | Path) -> bool:
     """The run has a results file that readers skip (not JSON, or not rows of ours): the
     next save keeps it aside; until then a reader shows the run as unevaluated."""

@@ -13,10 +13,16 @@ For each distilled set (the ``distilled`` row of an architecture and IPC):
   1 at the other end. DD-Ranking (NUS-HPC-AI-Lab, ``ddranking/metrics/hard_label.py``)
   averages it over evaluation rounds; here it is computed from the rows' means.
 
+- **augmentation-robust score** (DD-Ranking's ARS, ``ddranking/metrics/aug_robust.py``):
+  the gain over random real with augmentation (DSA) and without, ``beta = lam * gain_aug
+  + (1 - lam) * gain_plain``, ``ARS = (e^beta - e^-1) / (e - e^-1)``. An evaluation here
+  trains with DSA or without it, and a results file holds one protocol, so the ARS needs
+  the set evaluated both ways: ``evaluate``, then ``evaluate --no-dsa`` (the first rows
+  are moved aside whole, where they are read back for it).
+
 The gain needs the random-real row (every evaluation has one), the gap and the LRS the
-full-real row; a score whose row is missing is None. DD-Ranking's augmentation-robust
-score (ARS) needs the set and random images trained with and without augmentation: it is
-not computed (one evaluation here trains with DSA, or with ``--no-dsa``, not both).
+full-real row, the ARS the rows of the other augmentation setting; a score whose rows are
+missing is None.
 """
 
 from __future__ import annotations
@@ -33,9 +39,41 @@ def label_robust_score(ior: float, hlr: float, lam: float = LRS_LAMBDA) -> float
     return (math.exp(alpha) - math.exp(-1)) / (math.exp(1) - math.exp(-1))
 
 
-def field_scores(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def augmentation_robust_score(gain_aug: float, gain_plain: float, lam: float = 0.5) -> float:
+    """DD-Ranking's ARS from the gains over random with and without augmentation
+    (fractions)."""
+    beta = lam * gain_aug + (1 - lam) * gain_plain
+    return (math.exp(beta) - math.exp(-1)) / (math.exp(1) - math.exp(-1))
+
+
+def _other_gain(r: dict[str, Any], others: list[dict[str, Any]]) -> float | None:
+    """The same set's gain over random real measured with augmentation flipped and every
+    other part of the protocol the same (rows moved aside by that evaluation)."""
+    from .rows import row_protocol
+
+    want = dict(row_protocol(r), dsa=not r.get("dsa", True))
+    def pick(source: str) -> dict[str, Any] | None:
+        for x in others:
+            if (x.get("arch"), x.get("ipc"), x.get("source")) != (r["arch"], r["ipc"], source):
+                continue
+            have = row_protocol(x)
+            if source == "random-real":  # its protocol lacks the generator's sampling key
+                have = dict(have, protocol=want.get("protocol"))
+            if have == want and x.get("mean") is not None:
+                return x
+        return None
+
+    syn, rnd = pick("distilled"), pick("random-real")
+    return syn["mean"] - rnd["mean"] if syn and rnd else None
+
+
+def field_scores(
+    rows: list[dict[str, Any]], other_augmentation: list[dict[str, Any]] = ()
+) -> list[dict[str, Any]]:
     """One entry per distilled row: arch, ipc, run (when rows compare runs), and ``ior``,
-    ``hlr`` (fractions) and ``lrs``, each None where its baseline row is missing."""
+    ``hlr`` (fractions), ``lrs`` and ``ars``, each None where its rows are missing.
+    ``other_augmentation``: the run's rows measured with augmentation flipped (for ARS)."""
+    others = list(other_augmentation)
 
     def run_of(r: dict[str, Any]) -> Any:
         return r.get("run")
@@ -49,8 +87,13 @@ def field_scores(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ior = r["mean"] - random["mean"] if random else None
         hlr = full["mean"] - r["mean"] if full else None
         lrs = label_robust_score(ior, hlr) if ior is not None and hlr is not None else None
+        ars = None
+        other = _other_gain(r, others) if others and ior is not None else None
+        if other is not None:
+            aug, plain = (ior, other) if r.get("dsa", True) else (other, ior)
+            ars = augmentation_robust_score(aug, plain)
         out.append({"arch": r["arch"], "ipc": r["ipc"], "run": run_of(r), "ior": ior,
-                    "hlr": hlr, "lrs": lrs})  # fmt: skip
+                    "hlr": hlr, "lrs": lrs, "ars": ars})  # fmt: skip
     return out
 
 
@@ -63,10 +106,12 @@ def _find(rows, arch, ipc, source, run) -> dict[str, Any] | None:
     return None
 
 
-def scores_text(rows: list[dict[str, Any]]) -> str:
+def scores_text(
+    rows: list[dict[str, Any]], other_augmentation: list[dict[str, Any]] = ()
+) -> str:
     """The scores as lines under the results table ("" when there is no distilled row)."""
     lines = []
-    for s in field_scores(rows):
+    for s in field_scores(rows, other_augmentation):
         who = f"{s['run']}: " if s["run"] else ""
         parts = [
             "gain over random real "
@@ -76,8 +121,13 @@ def scores_text(rows: list[dict[str, Any]]) -> str:
         ]
         if s["lrs"] is not None:
             parts.append(f"LRS {100 * s['lrs']:.2f} (DD-Ranking's, lambda {LRS_LAMBDA})")
+        if s["ars"] is not None:
+            parts.append(f"ARS {100 * s['ars']:.2f} (with and without DSA)")
         lines.append(f"{who}{s['arch']} IPC {s['ipc']}: " + "; ".join(parts))
     return "\n".join(lines)
 
 
-__all__ = ["LRS_LAMBDA", "field_scores", "label_robust_score", "scores_text"]
+__all__ = [
+    "LRS_LAMBDA", "augmentation_robust_score", "field_scores", "label_robust_score",
+    "scores_text",
+]  # fmt: skip
