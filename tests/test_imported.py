@@ -342,3 +342,16 @@ def test_the_augmentation_robust_score_matches_a_figure_worked_by_hand(run_copy,
     assert "ARS" not in capsys.readouterr().out
     assert main(["evaluate", str(run_copy), *flags, "--no-dsa", "--quiet"]) == 0
     assert "ARS " in capsys.readouterr().out
+
+
+def test_the_window_shows_the_scores_under_the_table(make_window, evaluated_template):
+    import shutil
+
+    runs = evaluated_template.parent.parent / "w-runs"
+    shutil.copytree(evaluated_template, runs / evaluated_template.name)
+    window = make_window()
+    window.set_runs_dir(runs)
+    window.runs_panel.select(runs / evaluated_template.name)
+    text = window.evaluation.scores.text()
+    assert "gain over random real" in text and not window.evaluation.scores.isHidden()
+    assert "(tick 'full real training set')" in text  # the window's words, not the CLI's

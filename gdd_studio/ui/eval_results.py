@@ -86,6 +86,18 @@ class EvalResults:
         split.setSizes([420, 260])
         rv.addWidget(split, 1)
         rv.addWidget(self.sweep_table)
+        # The field's scores of each distilled set (evaluation/scores.py), as evaluate
+        # prints them under its table.
+        self.scores = QLabel(objectName="evalScores", wordWrap=True)
+        self.scores.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.scores.setToolTip(
+            "Gain over random real images of the same IPC; the hard-label recovery gap to "
+            "the full training set (tick 'full real training set'); DD-Ranking's "
+            "label-robust score, and its augmentation-robust score once the set has been "
+            "evaluated with and without DSA (docs/METHOD.md)"
+        )
+        self.scores.setVisible(False)
+        rv.addWidget(self.scores)
         return right, split
 
     # ---- results ---------------------------------------------------------------------
@@ -134,9 +146,20 @@ class EvalResults:
             )
         self._fill_sweep_table()
         self._fill_table(comparing)
+        self._fill_scores()
         self._fill_chart_kinds()
         self.chart_button.setEnabled(bool(self.rows))
         self.table_button.setEnabled(bool(self.rows))
+
+    def _fill_scores(self) -> None:
+        from ..evaluation.results import aside_rows
+        from ..evaluation.scores import scores_text
+
+        other = aside_rows(self.run_dirs[0]) if len(self.run_dirs) == 1 else []
+        text = scores_text(self.rows, other) if self.rows else ""
+        text = text.replace("(evaluate --full-real)", "(tick 'full real training set')")
+        self.scores.setText(text)
+        self.scores.setVisible(bool(text))
 
     def _fill_sweep_table(self) -> None:
         self.sweep_table.setVisible(self.sweep_dir is not None)
