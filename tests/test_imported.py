@@ -230,8 +230,7 @@ def test_the_fields_scores_match_figures_worked_by_hand():
     import csv
     import io
 
-    from gdd_studio.evaluation.rows import results_csv
-    from gdd_studio.evaluation.scores import field_scores, scores_text
+    from gdd_studio.evaluation.scores import field_scores, results_csv, scores_text
 
     rows = [
         {"arch": "convnet3", "ipc": 10, "source": "distilled", "mean": 0.80, "std": 0.01, "n": 3},

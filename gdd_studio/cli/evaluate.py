@@ -78,7 +78,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _absolute(arch: str) -> str:
     """A custom network's file as an absolute path (rows and workers find it anywhere)."""
-    from ..models.nets import is_custom_arch
+    from ..config import is_custom_arch
 
     if not is_custom_arch(arch):
         return arch

@@ -26,6 +26,13 @@ EVAL_REPORT = ("final", "best-of-checks")
 EVAL_PROTOCOLS = ("fixed", "on-the-fly")
 CLASSIFIERS = ("convnet3", "resnet10", "resnet18", "resnet18bn", "alexnet", "vgg11")
 EVAL_ARCHS = ("convnet3", "resnet18", "resnet18bn", "alexnet", "vgg11")
+
+
+def is_custom_arch(name: str) -> bool:
+    """An evaluation network of the user's own, ``PATH.py:FACTORY``: a function in a
+    Python file that returns it (models/nets.custom_network builds it)."""
+    path, sep, factory = str(name).rpartition(":")
+    return bool(sep) and path.endswith(".py") and factory.isidentifier()
 SELECTIONS = ("herding", "random")
 # what herding chooses from: the generator's draws, the real training images, both, or
 # "auto": by the set's IPC (SamplingConfig.at_ipc)

@@ -32,6 +32,7 @@ from .sections import (
     RunConfig,
     RuntimeConfig,
     SamplingConfig,
+    is_custom_arch,
 )
 from .versions import CONFIG_VERSION
 
@@ -163,12 +164,6 @@ def validate_runtime(r: RuntimeConfig) -> None:
     _choice("runtime.compile", r.compile, COMPILE_MODES)
 
 
-def _custom_arch(name: str) -> bool:
-    """``PATH.py:FACTORY`` (models.nets.is_custom_arch; config imports no model code)."""
-    path, sep, factory = str(name).rpartition(":")
-    return bool(sep) and path.endswith(".py") and factory.isidentifier()
-
-
 def validate_evaluation(e: EvalConfig) -> None:
     """Check the phase-4 settings (also on their own, for an evaluation of a finished run)."""
     _choice("evaluation.report", e.report, EVAL_REPORT)
@@ -176,7 +171,7 @@ def validate_evaluation(e: EvalConfig) -> None:
     if not e.archs:
         raise ConfigError(f"choose one or more evaluation networks of {', '.join(EVAL_ARCHS)}")
     for name in e.archs:
-        if _custom_arch(name):  # PATH.py:FACTORY, the user's own (checked when built)
+        if is_custom_arch(name):  # PATH.py:FACTORY, the user's own (checked when built)
             if not Path(name.rpartition(":")[0]).is_file():
                 raise ConfigError(
                     f"custom evaluation network '{name}': {name.rpartition(':')[0]} does not "

@@ -33,6 +33,7 @@ from ..config import (
     EvalConfig,
     RuntimeConfig,
     SamplingConfig,
+    is_custom_arch,
     resolve_device,
     validate_evaluation,
     validate_runtime,
@@ -53,7 +54,7 @@ from ..errors import ConfigError, GddError, user_message
 from ..models.augment import DIGIT_STRATEGY, DSA, DSA_STRATEGY
 from ..models.fit import normalizer, test_accuracy, train_classifier
 from ..models.gan import Generator
-from ..models.nets import build_eval_network, custom_network, is_custom_arch
+from ..models.nets import build_eval_network, custom_network
 from ..models.runtime import COMPILE_MIN_TFLOP, Runtime, forward_flops, resolve, work_tflop
 from ..rundir.artifacts import (
     SOURCES_WITH_GENERATOR,
@@ -81,11 +82,11 @@ from .rows import (
     protocol_tag,
     protocols_differ,
     refine_label,
-    results_csv,
     row_protocol,
     settings_protocol,
     source_title,
 )
+from .scores import results_csv
 
 CHECKS = 5  # test-set checks of the best-of-checks report [DiM]
 

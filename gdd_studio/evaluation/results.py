@@ -28,10 +28,10 @@ from .rows import (
     _sort_key,
     protocol_tag,
     protocols_differ,
-    results_csv,
     row_protocol,
     settings_protocol,
 )
+from .scores import results_csv
 
 RESULTS_VERSION = 2  # of eval/results.json; absent = 1 (see the module's docstring)
 

@@ -7,8 +7,6 @@ aside); ``protocol_tag`` names the difference where rows of several protocols me
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from typing import Any
 
@@ -24,9 +22,6 @@ SOURCE_TITLES = {
     DM_REAL: "DM from real",
     "full-real": "full real training set",
 }
-# issue 29: beside a distilled row, its gain over random real, hard-label recovery gap
-# (points) and DD-Ranking's label-robust score (percent); evaluation/scores.py
-SCORE_COLUMNS = ["gain_over_random_real", "hard_label_recovery_gap", "label_robust_score"]
 RESULT_COLUMNS = [
     "arch", "ipc", "source", "selection", "n", "mean", "std", "accuracies", "images", "epochs",
     "protocol", "report", "width", "dsa", "seconds", "dm_iterations", "dm_minutes",
@@ -149,40 +144,3 @@ def _row_title(arch: str, ipc: int | None, source: str) -> str:
 
     budget = "all images" if ipc is None else f"IPC {ipc}"
     return f"{ARCH_TITLES.get(arch, arch)}, {budget}, {source}"
-
-
-def results_csv(rows: list[dict[str, Any]]) -> str:
-    """The rows as CSV: one line per (architecture, IPC, source), accuracies in percent.
-
-    Rows of a comparison of runs (they carry ``run_label``) get ``run`` and ``run_label``
-    columns first.
-    """
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    from .scores import field_scores
-
-    columns = list(RESULT_COLUMNS)
-    if any("run_label" in r for r in rows):
-        columns = ["run", "run_label", *columns]
-    # The field's scores of a distilled row, in points (LRS in percent), after accuracy's.
-    scores = {(s["run"], s["arch"], s["ipc"]): s for s in field_scores(rows)}
-    writer.writerow([*columns, *SCORE_COLUMNS])
-    for r in rows:
-        score = scores.get((r.get("run"), r.get("arch"), r.get("ipc")))
-        if r.get("source") != "distilled":
-            score = None
-        out = []
-        for col in columns:
-            value = r.get(col)
-            if col in ("mean", "std") and value is not None:
-                value = f"{100 * value:.2f}"
-            elif col == "accuracies":
-                value = " ".join(f"{100 * a:.2f}" for a in value or [])
-            elif value is None:
-                value = "all" if col == "ipc" else ""
-            out.append(value)
-        for key in ("ior", "hlr", "lrs"):
-            value = score.get(key) if score else None
-            out.append("" if value is None else f"{100 * value:.2f}")
-        writer.writerow(out)
-    return buf.getvalue()

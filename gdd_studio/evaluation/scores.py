@@ -27,10 +27,17 @@ missing is None.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from typing import Any
 
+from .rows import RESULT_COLUMNS, row_protocol
+
 LRS_LAMBDA = 0.5  # DD-Ranking's default weighting of IOR against HLR
+# issue 29: beside a distilled row, its gain over random real, hard-label recovery gap
+# (points) and DD-Ranking's label-robust score (percent); evaluation/scores.py
+SCORE_COLUMNS = ["gain_over_random_real", "hard_label_recovery_gap", "label_robust_score"]
 
 
 def label_robust_score(ior: float, hlr: float, lam: float = LRS_LAMBDA) -> float:
@@ -49,8 +56,6 @@ def augmentation_robust_score(gain_aug: float, gain_plain: float, lam: float = 0
 def _other_gain(r: dict[str, Any], others: list[dict[str, Any]]) -> float | None:
     """The same set's gain over random real measured with augmentation flipped and every
     other part of the protocol the same (rows moved aside by that evaluation)."""
-    from .rows import row_protocol
-
     want = dict(row_protocol(r), dsa=not r.get("dsa", True))
     def pick(source: str) -> dict[str, Any] | None:
         for x in others:
@@ -127,7 +132,42 @@ def scores_text(
     return "\n".join(lines)
 
 
+def results_csv(rows: list[dict[str, Any]]) -> str:
+    """The rows as CSV: one line per (architecture, IPC, source), accuracies in percent.
+
+    Rows of a comparison of runs (they carry ``run_label``) get ``run`` and ``run_label``
+    columns first.
+    """
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    columns = list(RESULT_COLUMNS)
+    if any("run_label" in r for r in rows):
+        columns = ["run", "run_label", *columns]
+    # The field's scores of a distilled row, in points (LRS in percent), after accuracy's.
+    scores = {(s["run"], s["arch"], s["ipc"]): s for s in field_scores(rows)}
+    writer.writerow([*columns, *SCORE_COLUMNS])
+    for r in rows:
+        score = scores.get((r.get("run"), r.get("arch"), r.get("ipc")))
+        if r.get("source") != "distilled":
+            score = None
+        out = []
+        for col in columns:
+            value = r.get(col)
+            if col in ("mean", "std") and value is not None:
+                value = f"{100 * value:.2f}"
+            elif col == "accuracies":
+                value = " ".join(f"{100 * a:.2f}" for a in value or [])
+            elif value is None:
+                value = "all" if col == "ipc" else ""
+            out.append(value)
+        for key in ("ior", "hlr", "lrs"):
+            value = score.get(key) if score else None
+            out.append("" if value is None else f"{100 * value:.2f}")
+        writer.writerow(out)
+    return buf.getvalue()
+
+
 __all__ = [
-    "LRS_LAMBDA", "augmentation_robust_score", "field_scores", "label_robust_score",
-    "scores_text",
+    "LRS_LAMBDA", "SCORE_COLUMNS", "augmentation_robust_score", "field_scores",
+    "label_robust_score", "results_csv", "scores_text",
 ]  # fmt: skip

@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ..config.sections import is_custom_arch
+
 # The DC/DSA code names its instance-norm ResNet-18 "ResNet18" and the BatchNorm one
 # "ResNet18BN"; ours follow, so cross-architecture figures compare with published ones.
 # (Config files and results from before version 2 said "resnet18" for the BatchNorm net:
@@ -222,12 +224,6 @@ class VGG11(nn.Module):
 
 
 # ---- your own network for evaluation (issue 29) -------------------------------------------
-
-
-def is_custom_arch(name: str) -> bool:
-    """``PATH.py:FACTORY``: a function in a Python file that returns the network."""
-    path, sep, factory = str(name).rpartition(":")
-    return bool(sep) and path.endswith(".py") and factory.isidentifier()
 
 
 def arch_title(name: str) -> str:

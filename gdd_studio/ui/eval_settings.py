@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from ..config import EVAL_ARCHS, EvalConfig, available_devices
+from ..config import EVAL_ARCHS, EvalConfig, available_devices, is_custom_arch
 from ..errors import GddError
 from .setup_widgets import NetworkList
 
@@ -191,12 +191,12 @@ class EvalSettingsForm:
         s.archs = self.archs.checked()
         own = [a.strip() for a in self.own_arch.text().split(",") if a.strip()]
         for spec in own:
-            path, sep, factory = spec.rpartition(":")
-            if not (sep and path.endswith(".py") and factory.isidentifier()):
+            if not is_custom_arch(spec):
                 raise ValueError(
                     f"'{spec}' is not file.py:function (a Python file and the function in it "
                     "that returns your network)"
                 )
+            path, _, factory = spec.rpartition(":")
             s.archs.append(f"{Path(path).expanduser().resolve()}:{factory}")
         if not s.archs:
             raise ValueError("tick at least one network to evaluate")
