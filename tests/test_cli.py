@@ -203,7 +203,8 @@ def test_datasets_and_presets_listings(capsys):
         "cpu",
         "smoke",
     ]
-    assert "on mnist, fashion-mnist, cifar10: phase 1: 1 epoch; phase 2: 62 steps" in out
+    full = "on mnist, fashion-mnist, cifar10, svhn, cifar100"
+    assert f"{full}: phase 1: 1 epoch; phase 2: 62 steps" in out
     assert (
         "herding among draws at IPC 1, draws and real images above; then 5000 DM iterations"
         in out
