@@ -195,12 +195,33 @@ def _long_config(tmp_path, data_file) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The generator a member ends with when nothing stops it (1 thread), trained once per
+    config for the tests that kill or stop members of the same config."""
+    made: dict[str, dict] = {}
+
+    def generator(member: Path) -> dict:
+        cfg = Run.open(member).cfg
+        key = cfg.to_json()
+        if key not in made:
+            whole = Run.create(cfg, tmp_path_factory.mktemp("whole"))
+            with torch_threads(1):
+                assert whole.execute() == "finished"
+            made[key] = torch.load(whole.dir / "generator.pt", weights_only=True)
+        return made[key]
+
+    return generator
+
+
 def _member_dirs(runs: Path) -> list[Path]:
     (sweep_dir,) = (runs / "sweeps").iterdir()
     return [runs / m["run"] for m in read_sweep(sweep_dir)["members"]]
 
 
-def test_a_sweep_killed_mid_member_resumes_to_the_same_generators(tmp_path, data_file):
+def test_a_sweep_killed_mid_member_resumes_to_the_same_generators(
+    tmp_path, data_file, uninterrupted
+):
     runs = tmp_path / "runs"
     config = _long_config(tmp_path, data_file)
     proc = _start_cli(["sweep", "--config", str(config), "--axis", "seed=0,1"], runs)
@@ -220,17 +241,14 @@ def test_a_sweep_killed_mid_member_resumes_to_the_same_generators(tmp_path, data
     assert [m["status"] for m in read_sweep(sweep_dir)["members"]] == ["finished"] * 2
     assert "resumed from step" in (first / "log.txt").read_text()
     # The killed member ends with exactly the generator of an uninterrupted run.
-    whole = Run.create(Run.open(first).cfg, tmp_path / "whole")
-    with torch_threads(1):
-        assert whole.execute() == "finished"
     a = torch.load(first / "generator.pt", weights_only=True)
-    b = torch.load(whole.dir / "generator.pt", weights_only=True)
+    b = uninterrupted(first)
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_ctrl_c_or_sigterm_stops_every_worker_at_a_checkpoint_and_resume_finishes(
-    tmp_path, data_file, sig, code
+    tmp_path, data_file, sig, code, uninterrupted
 ):
     """SIGINT as a terminal's Ctrl-C, SIGTERM as a scheduler's pre-emption (Slurm, Docker,
     systemd signal the whole group): the coordinator and each worker stop at a step.
@@ -262,11 +280,8 @@ def test_ctrl_c_or_sigterm_stops_every_worker_at_a_checkpoint_and_resume_finishe
         assert main(["sweep", "--resume", str(sweep_dir)]) == 0
     assert [read_run_info(d)["status"] for d in members] == ["finished", "finished"]
     if sig == signal.SIGTERM:  # the member stopped alone ends as if never stopped
-        whole = Run.create(Run.open(members[0]).cfg, tmp_path / "whole")
-        with torch_threads(1):
-            assert whole.execute() == "finished"
         a = torch.load(members[0] / "generator.pt", weights_only=True)
-        b = torch.load(whole.dir / "generator.pt", weights_only=True)
+        b = uninterrupted(members[0])
         assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -546,7 +561,7 @@ def test_ray_evaluation_equals_the_sequential_one(ray_session, sequential_eval, 
 
 
 def test_a_ray_member_preempted_by_sigterm_resumes_on_the_next_worker(
-    ray_session, tmp_path, data_file
+    ray_session, tmp_path, data_file, uninterrupted
 ):
     """Issue 31: SIGTERM to a Ray member's worker (a pre-emption) stops it at a step with a
     checkpoint; the worker ends, Ray retries the task on another worker, and the member
@@ -578,9 +593,6 @@ def test_a_ray_member_preempted_by_sigterm_resumes_on_the_next_worker(
     log = (run_dir / "log.txt").read_text()
     assert "stopped at step" in log and "resumed from step" in log, log
     assert read_run_info(run_dir)["pid"] != first  # on another worker
-    whole = Run.create(Run.open(run_dir).cfg, tmp_path / "whole")
-    with torch_threads(1):
-        assert whole.execute() == "finished"
     a = torch.load(run_dir / "generator.pt", weights_only=True)
-    b = torch.load(whole.dir / "generator.pt", weights_only=True)
+    b = uninterrupted(run_dir)
     assert all(torch.equal(a[k], b[k]) for k in a)
