@@ -195,13 +195,17 @@ def _get(batch: dict, key: str, path: Path) -> Any:
     raise DatasetError(f"{path} has no '{key}' entry")
 
 
-def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images ``(N, 3, 32, 32)`` uint8 and labels ``(N,)`` int64 from one CIFAR-10 batch."""
+def read_cifar_batch(
+    path: Path, label_key: str = "labels", num_classes: int = len(CIFAR_CLASSES),
+    what: str = "CIFAR-10 batch",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``(N, 3, 32, 32)`` uint8 and labels ``(N,)`` int64 from one CIFAR-10 batch
+    (or, with ``label_key="fine_labels"`` and 100 classes, a CIFAR-100 split)."""
     batch = restricted_load(path)
     if not isinstance(batch, dict):
-        raise DatasetError(f"{path} is not a CIFAR-10 batch: holds {type(batch).__name__}")
+        raise DatasetError(f"{path} is not a {what}: holds {type(batch).__name__}")
     data = _get(batch, "data", path)
-    labels = _get(batch, "labels", path)
+    labels = _get(batch, label_key, path)
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8:
         raise DatasetError(f"{path}: 'data' must be a uint8 array")
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
@@ -209,11 +213,13 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         labels_arr = np.asarray(labels, dtype=np.int64)
     except (TypeError, ValueError):
-        raise DatasetError(f"{path}: 'labels' is not a list of integers") from None
+        raise DatasetError(f"{path}: '{label_key}' is not a list of integers") from None
     if labels_arr.shape != (len(data),):
-        raise DatasetError(f"{path}: {len(data)} images but 'labels' has shape {labels_arr.shape}")
-    if len(labels_arr) and (labels_arr.min() < 0 or labels_arr.max() >= len(CIFAR_CLASSES)):
-        raise DatasetError(f"{path}: 'labels' must lie in 0..9")
+        raise DatasetError(
+            f"{path}: {len(data)} images but '{label_key}' has shape {labels_arr.shape}"
+        )
+    if len(labels_arr) and (labels_arr.min() < 0 or labels_arr.max() >= num_classes):
+        raise DatasetError(f"{path}: '{label_key}' must lie in 0..{num_classes - 1}")
     return data.reshape(-1, 3, 32, 32).copy(), labels_arr
 
 
@@ -260,33 +266,16 @@ def cifar100_folder_complete(folder: Path) -> bool:
     return all((folder / n).is_file() for n in CIFAR100_FILES)
 
 
-def _read_cifar100_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, 3, 32, 32) uint8 and fine labels (N,) from CIFAR-100's train or test."""
-    split = restricted_load(path)
-    if not isinstance(split, dict):
-        raise DatasetError(f"{path} is not a CIFAR-100 split: holds {type(split).__name__}")
-    data = _get(split, "data", path)
-    labels = _get(split, "fine_labels", path)
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or (
-        data.shape[1] != 3 * 32 * 32
-    ):  # fmt: skip
-        raise DatasetError(f"{path}: 'data' must be a uint8 array of shape (N, 3072)")
-    try:
-        y = np.asarray(labels, dtype=np.int64)
-    except (TypeError, ValueError):
-        raise DatasetError(f"{path}: 'fine_labels' is not a list of integers") from None
-    if y.shape != (len(data),) or (len(y) and (y.min() < 0 or y.max() >= 100)):
-        raise DatasetError(f"{path}: 'fine_labels' must give one class in 0..99 per image")
-    return data.reshape(-1, 3, 32, 32).copy(), y
-
-
 def read_cifar100_folder(
     folder: Path,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Train and test splits and the 100 fine class names of a ``cifar-100-python``
     folder (class indices as names when ``meta`` is absent)."""
-    x_train, y_train = _read_cifar100_split(folder / "train")
-    x_test, y_test = _read_cifar100_split(folder / "test")
+    def split(name: str) -> tuple[np.ndarray, np.ndarray]:
+        return read_cifar_batch(folder / name, "fine_labels", 100, "CIFAR-100 split")
+
+    x_train, y_train = split("train")
+    x_test, y_test = split("test")
     classes = [str(i) for i in range(100)]
     meta = folder / "meta"
     if meta.is_file():
