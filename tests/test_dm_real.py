@@ -85,6 +85,18 @@ def test_dm_real_is_a_row_of_the_results_table_and_csv(run_dir):
         table = {t["source"]: t for t in csv.DictReader(fh)}
     assert table["dm-real"]["dm_iterations"] == str(row["dm_iterations"])
     assert table["random-real"]["dm_iterations"] == ""
+    # Which images the generator made: all of the distilled set's, none of DM's or the
+    # real subset's; the CLI's table shows the same counts.
+    assert [table[s]["generator_images"] for s in ("distilled", "dm-real", "random-real")] == [
+        "6", "0", "0",
+    ]  # fmt: skip
+    from gdd_studio.cli.evaluate import _results_table
+
+    lines = _results_table(doc["results"]).splitlines()
+    assert "made by G" in lines[0]
+    assert ["6/6" in line for line in lines[1:4]] == [
+        s == "distilled" for s in (r["source"] for r in doc["results"])
+    ]
     # The stored set: the random real baseline's first subset, moved by DM.
     with np.load(dm_set_path(run_dir, 2, 0, MINUTES)) as f:
         meta = json.loads(str(f["meta"]))

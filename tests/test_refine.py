@@ -117,6 +117,11 @@ def test_a_run_chooses_among_draws_and_real_images_then_refines_and_resumes(
     assert len(stored.origin) == len(stored.candidates) and len(stored.kept) == 6
     log = (whole.dir / "log.txt").read_text()
     assert "herding among draws and real images" in log and "real training images" in log
+    # The set counts the images the generator made: the draws herding kept, not the real
+    # images beside them (the log says the same count).
+    drawn = int((stored.origin[stored.kept] < 0).sum())
+    assert stored.generator_images == drawn
+    assert f"herding kept {drawn} generator draw" in log
     # Stopped in the refinement and resumed: the same set, the same record of its origin.
     control = RunControl()
 

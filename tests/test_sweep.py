@@ -187,9 +187,11 @@ def _wait_for(predicate, proc, timeout=120.0):
 
 
 def _long_config(tmp_path, data_file) -> Path:
-    """Long enough (a few seconds a member) to be caught in the middle."""
+    """Long enough (a few seconds a member) to be caught in the middle; a checkpoint every
+    10 steps and no grids, which would otherwise take half of a member's time."""
     cfg = tiny_config(f"npz:{data_file}")
     cfg.gan.epochs = 40
+    cfg.monitor.checkpoint_every, cfg.monitor.grid_every, cfg.monitor.log_every = 10, 1000, 10
     path = tmp_path / "base.json"
     path.write_text(cfg.to_json())
     return path

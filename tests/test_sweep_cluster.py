@@ -24,7 +24,7 @@ from gdd_studio.sweep import executors
 from gdd_studio.sweep.sweep import Sweep
 from tests.helpers import tiny_config, write_tiny_npz
 
-STEPS = 150  # phase-1 steps of a member: long enough to be caught training (and under
+STEPS = 90  # phase-1 steps of a member: long enough to be caught training (and under
 # the step count from which the runtime would compile the GAN by default)
 
 

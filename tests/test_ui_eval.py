@@ -134,8 +134,11 @@ def test_evaluate_from_the_window_fills_table_and_chart(window, make_window, qtb
     ]  # fmt: skip
     # Generator-made sets name the rule that chose them; the real subset has none.
     assert sorted(set(column(ev.table, 4))) == ["", "herding"]
-    assert all("±" in text for text in column(ev.table, 5))
-    assert set(column(ev.table, 6)) == {"2"}
+    # The generator made every image of its sets (IPC 1 and 2 of 3 classes); none of the
+    # real subset's.
+    assert sorted(set(column(ev.table, 5))) == ["0", "3/3", "6/6"]
+    assert all("±" in text for text in column(ev.table, 6))
+    assert set(column(ev.table, 7)) == {"2"}
     kinds = [ev.chart_kind.itemText(i) for i in range(ev.chart_kind.count())]
     assert kinds == ["by network, IPC 1", "by network, IPC 2", "against IPC, ConvNet-3"]
     assert len(ev.chart.drawn) == 3 and {d[1] for d in ev.chart.drawn} == {"ConvNet-3"}

@@ -102,15 +102,21 @@ def _sampling_override(args: argparse.Namespace, run_sampling: SamplingConfig):
 
 
 def _results_table(rows: list[dict[str, Any]]) -> str:
-    from ..evaluation.rows import accuracy_text
+    from ..evaluation.rows import accuracy_text, generator_share
 
-    head = f"{'network':<10} {'IPC':>5}  {'source':<12} {'selection':<10} {'accuracy (%)':>16}  n"
+    head = (
+        f"{'network':<10} {'IPC':>5}  {'source':<12} {'selection':<10} {'made by G':>9} "
+        f"{'accuracy (%)':>16}  n"
+    )
     lines = [head]
     for r in rows:
         ipc = "all" if r["ipc"] is None else str(r["ipc"])
         acc = accuracy_text(r)
         sel = r.get("selection") or ("random" if r["source"] in ("distilled", "gan-only") else "")
-        lines.append(f"{r['arch']:<10} {ipc:>5}  {r['source']:<12} {sel:<10} {acc:>16}  {r['n']}")
+        lines.append(
+            f"{r['arch']:<10} {ipc:>5}  {r['source']:<12} {sel:<10} {generator_share(r):>9} "
+            f"{acc:>16}  {r['n']}"
+        )
     widths = sorted({r["width"] for r in rows if r.get("width") is not None})
     if widths:  # a narrowed network scores below the literature's: say so under the table
         named = ", ".join(map(str, widths))

@@ -144,6 +144,8 @@ class Evaluation:
         self._sink: EventSink = lambda e: None
         self._known = {(r["arch"], r["ipc"], r["source"]): dict(r) for r in known_rows}
         self._dm_meta: dict[int, dict[str, Any]] = {}
+        # (source, ipc): how many of a generator set's images the generator made
+        self._generator_images: dict[tuple[str, int], int | None] = {}
         if self.settings.dm_real:  # refused now, before anything is trained, if unknown
             self.dm_minutes, self.dm_minutes_from = budget_minutes(
                 self.dir, self.settings.dm_minutes
@@ -432,6 +434,7 @@ class Evaluation:
                 f"chose {len(stored.labels)} images from the {source} generator "
                 f"({stored.selection} selection) into {where}"
             )
+        self._generator_images[(source, ipc)] = stored.generator_images
         x = torch.from_numpy(stored.images).permute(0, 3, 1, 2).contiguous().to(self.device)
         return x, torch.from_numpy(stored.labels).to(self.device)
 
@@ -534,6 +537,11 @@ class Evaluation:
             "std": float(acc.std()),
             "accuracies": [round(float(a), 6) for a in acc],
             "images": images,
+            # images the generator made: a generator's set counts its draws (herding may
+            # keep real images beside them); the baselines are real images
+            "generator_images": self._generator_images.get((source, ipc))
+            if source in SOURCES_WITH_GENERATOR
+            else 0,
             "epochs": epochs,
             "selection": self._selection_word() if source in SOURCES_WITH_GENERATOR else None,
             # A generator-made set is refined as the run says (engine/refine.py).

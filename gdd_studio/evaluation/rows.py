@@ -23,8 +23,9 @@ SOURCE_TITLES = {
     "full-real": "full real training set",
 }
 RESULT_COLUMNS = [
-    "arch", "ipc", "source", "selection", "n", "mean", "std", "accuracies", "images", "epochs",
-    "protocol", "report", "width", "dsa", "seconds", "dm_iterations", "dm_minutes",
+    "arch", "ipc", "source", "selection", "n", "mean", "std", "accuracies", "images",
+    "generator_images", "epochs", "protocol", "report", "width", "dsa", "seconds",
+    "dm_iterations", "dm_minutes",
 ]  # fmt: skip
 
 
@@ -36,6 +37,17 @@ def accuracy_text(row: dict[str, Any], pm: str = "+-", unit: str = "") -> str:
     if row.get("n") == 1:
         return f"{mean:.2f}{unit} (1 network)"
     return f"{mean:.2f} {pm} {100 * row['std']:.2f}{unit}"
+
+
+def generator_share(row: dict[str, Any]) -> str:
+    """How many of a row's images the generator made, "k/N" ("0" for real images); ""
+    where unknown (a set made elsewhere, or a row saved before it was counted)."""
+    made = row.get("generator_images")
+    if made is None:
+        return ""
+    if made == 0:
+        return "0"
+    return f"{made}/{row.get('images')}"
 
 
 def networks_text(n: int) -> str:

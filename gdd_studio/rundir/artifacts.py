@@ -280,6 +280,16 @@ class StoredSet:
     def selection(self) -> str:
         return str(self.spec.get("selection", "random"))
 
+    @property
+    def generator_images(self) -> int | None:
+        """How many of the set's images the generator made (draws, refined or not): all
+        but the real training images herding kept; None for a set made elsewhere."""
+        if self.selection == "imported":
+            return None
+        if self.origin is None or self.kept is None:
+            return len(self.labels)
+        return int((self.origin[self.kept] < 0).sum())
+
 
 def read_stored_set(path: Path) -> StoredSet:
     """A set file as written by ``synthetic_set`` (or before selections were recorded)."""

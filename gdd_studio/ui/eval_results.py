@@ -27,13 +27,14 @@ from PySide6.QtWidgets import (
 
 from ..errors import GddError
 from ..evaluation.protocol import SOURCE_TITLES
-from ..evaluation.rows import accuracy_text
+from ..evaluation.rows import accuracy_text, generator_share
 from ..models.nets import arch_order, arch_title
 from .eval_settings import ipc_text
 from .results_chart import ResultsChart
 
 TABLE_COLUMNS = [
-    "Run", "Network", "IPC", "Source", "Selection", "Accuracy (%)", "n", "Epochs", "Protocol",
+    "Run", "Network", "IPC", "Source", "Selection", "Made by G", "Accuracy (%)", "n", "Epochs",
+    "Protocol",
 ]  # fmt: skip
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
@@ -204,16 +205,21 @@ class EvalResults:
             acc = accuracy_text(r, "±") if r.get("mean") is not None else "-"
             values = [
                 r.get("run_label", ""), arch_title(r.get("arch")),
-                ipc_text(r.get("ipc")), source, selection, acc, str(r.get("n", "")),
-                str(r.get("epochs", "")), protocol,
+                ipc_text(r.get("ipc")), source, selection, generator_share(r), acc,
+                str(r.get("n", "")), str(r.get("epochs", "")), protocol,
             ]  # fmt: skip
             for j, value in enumerate(values):
                 item = QTableWidgetItem(str(value))
-                if j in (2, 5, 6, 7):
+                if j in (2, 5, 6, 7, 8):
                     item.setTextAlignment(RIGHT)
                 if j == 3:
                     item.setToolTip(str(source))  # the column may elide it
                 if j == 5:
+                    item.setToolTip(
+                        "images of the set the generator made (draws, refined or "
+                        "not); the rest are real training images herding kept"
+                    )
+                if j == 6:
                     each = ", ".join(f"{100 * a:.2f}" for a in r.get("accuracies", []))
                     item.setToolTip(f"{series_name(r)}: each network {each}")
                 t.setItem(i, j, item)
