@@ -52,6 +52,8 @@ def test_pt_export_loads_with_weights_only(finished_run, tmp_path):
     assert 0 <= images.min() and images.max() <= 1
     assert labels.dtype == torch.int64 and labels.tolist() == [0, 0, 1, 1, 2, 2]
     assert payload["ipc"] == 2 and len(payload["mean"]) == 1 and payload["classes"]
+    # The set says how many of its images the generator made: all of them here.
+    assert payload["selection"]["generator_images"] == 6
     # The same pixels as the run's stored set.
     with np.load(finished_run / "distilled" / "ipc2.npz") as f:
         stored = f["images"]
@@ -63,6 +65,7 @@ def test_npz_export_loads_with_numpy(finished_run, tmp_path):
     with np.load(out) as f:
         assert f["images"].dtype == np.uint8 and f["images"].shape == (9, 28, 28, 1)
         assert f["labels"].dtype == np.int64 and np.bincount(f["labels"]).tolist() == [3, 3, 3]
+        assert json.loads(str(f["selection"]))["generator_images"] == 9
     # A new IPC was made by the generator without retraining, and kept.
     assert (finished_run / "distilled" / "ipc3.npz").is_file()
 

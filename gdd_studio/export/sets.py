@@ -177,21 +177,28 @@ def export_set(
     require_inside(run.dir, folder.distilled(ipc).parent, folder.selection)
     stored = synthetic_set(run, ipc, "distilled", device, sampling=sampling)
     classes = list(info["classes"])
-    selection = json.dumps(stored.spec)
     with _writing(out):
-        _write_set(fmt, out, stored, classes, selection, info, cfg, ipc)
+        _write_set(fmt, out, stored, classes, info, cfg, ipc)
     return out
 
 
-def _write_set(fmt, out, stored, classes, selection, info, cfg, ipc) -> None:
+def _written_spec(stored) -> dict:
+    """What an exported set says of how it was made: the selection, and how many of its
+    images the generator made (the rest are real training images herding kept)."""
+    return {**stored.spec, "generator_images": stored.generator_images}
+
+
+def _write_set(fmt, out, stored, classes, info, cfg, ipc) -> None:
     images, labels = stored.images, stored.labels
+    spec = _written_spec(stored)
+    selection = json.dumps(spec)
     if fmt == "npz":
         storage.atomic_save_npz(
             out, images=images, labels=labels, classes=np.array(classes),
             selection=np.array(selection),
         )  # fmt: skip
     elif fmt == "tensors":
-        _write_tensor_folder(out, images, labels, classes, info, cfg, ipc, stored.spec)
+        _write_tensor_folder(out, images, labels, classes, info, cfg, ipc, spec)
     elif fmt == "pt":
         payload = {
             "images": torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255).contiguous(),
@@ -202,7 +209,7 @@ def _write_set(fmt, out, stored, classes, selection, info, cfg, ipc) -> None:
             "mean": list(info["mean"]),
             "std": list(info["std"]),
             "normalization": "images are in [0, 1]; normalize with (x - mean) / std per channel",
-            "selection": stored.spec,
+            "selection": spec,
             "config": cfg.to_dict(),
             "gdd_studio": __version__,
         }
