@@ -75,6 +75,9 @@ def test_an_imported_export_scores_the_runs_own_row(evaluated_template, tmp_path
     assert theirs["distilled"]["accuracies"] == ours["distilled"]["accuracies"]
     assert theirs["random-real"]["accuracies"] == ours["random-real"]["accuracies"]
     assert theirs["distilled"]["selection"] == "imported"
+    # Who made an imported set's images is not known: not counted, not claimed.
+    assert theirs["distilled"]["generator_images"] is None
+    assert ours["distilled"]["generator_images"] == ours["distilled"]["images"]
 
 
 def test_random_real_images_in_the_mtt_layout_score_the_random_real_row(
