@@ -14,6 +14,13 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     torch.set_num_threads(_share)
 
 
+def pytest_collection_modifyitems(config, items):
+    """The slowest tests first (marked ``slow``; the order otherwise kept): pytest-xdist
+    hands tests out in order, so a long test near the end keeps one worker busy alone
+    while the other has finished."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):
     """No test writes to the real per-user folder."""

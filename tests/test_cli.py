@@ -265,6 +265,7 @@ def _wait_for_checkpoint(runs: Path, proc, timeout=120):
     raise AssertionError("no checkpoint appeared")
 
 
+@pytest.mark.slow
 def test_sigint_and_sigterm_stop_with_checkpoint_and_sigkill_resumes_identically(tmp_path):
     npz = write_tiny_npz(tmp_path / "t.npz")
     args = ["run", "--dataset", f"npz:{npz}", *LONG_RUN]

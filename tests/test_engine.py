@@ -390,3 +390,38 @@ def test_a_moving_average_run_resumes_bit_exact_and_its_sets_come_from_the_avera
     assert all(torch.equal(v, final["G_ema"][k]) for k, v in _generator(run).items())
     spec = json.loads(str(np.load(run.distilled_path(2))["selection"]))
     assert spec["truncation"] == 1.5
+
+
+def test_the_minimax_loss_trains_without_a_penalty_and_resumes_bit_exact(tiny_dataset, tmp_path):
+    """gan.loss="minimax": binary cross-entropy on the critic's score, no gradient penalty
+    (its column is 0), in both phases; a stop in each phase resumes to the same generator,
+    and the generator is not the WGAN-GP one."""
+    whole = Run.create(tiny_config(tiny_dataset, gan__loss="minimax"), tmp_path / "a")
+    assert whole.execute() == "finished"
+    control = RunControl()
+
+    def stop(e):
+        if isinstance(e, Progress) and e.step in (4, 9):
+            control.stop()
+
+    run = Run.create(tiny_config(tiny_dataset, gan__loss="minimax"), tmp_path / "b")
+    assert run.execute(stop, control) == "stopped"
+    control = RunControl()
+    assert Run.open(run.dir).execute(stop, control) == "stopped"
+    assert Run.open(run.dir).execute() == "finished"
+    _assert_same_generator(whole, run)
+    rows = [r for r in csv.DictReader(open(run.metrics_path)) if r["phase"] in ("1", "2")]
+    assert {r["phase"] for r in rows} == {"1", "2"}
+    assert all(float(r["gp"]) == 0 for r in rows if r["gp"])
+    # A softplus of a logit: every adversarial loss is positive (WGAN's may be any sign).
+    assert all(float(r["g_adv"]) > 0 for r in rows if r["g_adv"])
+    wgan = Run.create(tiny_config(tiny_dataset), tmp_path / "c")
+    assert wgan.execute() == "finished"
+    assert any(not torch.equal(v, _generator(wgan)[k]) for k, v in _generator(run).items())
+
+
+def test_an_unknown_gan_loss_is_one_line(tiny_dataset):
+    from gdd_studio.config import validate
+
+    with pytest.raises(ConfigError, match=r"gan.loss must be one of wgan-gp, minimax, got 'hinge'"):
+        validate(tiny_config(tiny_dataset, gan__loss="hinge"))

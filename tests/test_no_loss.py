@@ -213,6 +213,7 @@ def test_a_resume_records_the_runtime_it_goes_on_with(tiny, tmp_path):
 # ---- SIGTERM is a stop, not a loss ----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sigterm_stops_an_evaluation_with_its_finished_rows_kept(run_copy):
     import os
     import time

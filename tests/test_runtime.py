@@ -191,3 +191,18 @@ def test_window_advanced_speed_settings_round_trip(qtbot):
     assert combo.currentData() == "bf16"
     combo.setCurrentIndex(combo.findData("fp32"))
     assert (panel.config().runtime.precision, panel.config().runtime.compile) == ("fp32", "off")
+
+
+def test_window_gan_loss_round_trip(qtbot):
+    from gdd_studio.ui.setup_panel import SetupPanel
+
+    panel = SetupPanel()
+    qtbot.addWidget(panel)
+    assert panel.config().gan.loss == "wgan-gp"  # the paper's
+    combo = panel.findChild(type(panel.preset), "ganLossCombo")
+    assert [combo.itemData(i) for i in range(combo.count())] == ["wgan-gp", "minimax"]
+    combo.setCurrentIndex(combo.findData("minimax"))
+    assert panel.config().gan.loss == "minimax"
+    cfg = preset_config("cpu")
+    panel.set_config(cfg)
+    assert combo.currentData() == "wgan-gp"

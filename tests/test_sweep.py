@@ -221,6 +221,7 @@ def _member_dirs(runs: Path) -> list[Path]:
     return [runs / m["run"] for m in read_sweep(sweep_dir)["members"]]
 
 
+@pytest.mark.slow
 def test_a_sweep_killed_mid_member_resumes_to_the_same_generators(
     tmp_path, data_file, uninterrupted
 ):
@@ -248,6 +249,7 @@ def test_a_sweep_killed_mid_member_resumes_to_the_same_generators(
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_ctrl_c_or_sigterm_stops_every_worker_at_a_checkpoint_and_resume_finishes(
     tmp_path, data_file, sig, code, uninterrupted
@@ -287,6 +289,7 @@ def test_ctrl_c_or_sigterm_stops_every_worker_at_a_checkpoint_and_resume_finishe
         assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_workers_die_with_a_killed_coordinator_and_resume_finishes(tmp_path, data_file):
     runs = tmp_path / "runs"
     config = _long_config(tmp_path, data_file)

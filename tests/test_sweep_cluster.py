@@ -75,6 +75,7 @@ def cluster():
         c.shutdown()
 
 
+@pytest.mark.slow
 def test_a_member_on_a_lost_node_resumes_on_the_other_and_ends_the_same(cluster, tmp_path):
     import ray
 

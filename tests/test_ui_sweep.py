@@ -152,6 +152,7 @@ def test_an_evaluated_sweep_is_charted_against_its_setting(window, tiny, tmp_pat
                for i in range(ev.chart_kind.count()))  # fmt: skip
 
 
+@pytest.mark.slow
 def test_stop_mid_sweep_leaves_members_and_the_sweep_resumable(window, qtbot, tiny, tmp_path):
     window.set_config(long_config(tiny))
     dialog = window.open_sweep_dialog()

@@ -22,6 +22,8 @@ TAU_MODES = ("divide", "multiply")
 POOL_MODES = ("online", "pretrained")
 DISCRIMINATOR_MODES = ("trained", "frozen")
 GAN_SELECT = ("last", "best")
+# [ours, issue 28] the adversarial loss of phases 1 and 2 (engine/trainer.py)
+GAN_LOSSES = ("wgan-gp", "minimax")
 EVAL_REPORT = ("final", "best-of-checks")
 EVAL_PROTOCOLS = ("fixed", "on-the-fly")
 CLASSIFIERS = ("convnet3", "resnet10", "resnet18", "resnet18bn", "alexnet", "vgg11")
@@ -89,6 +91,11 @@ class GanConfig:
     # every G step of both phases; the sets, grids and generator.pt then come from the
     # average, while training goes on from the raw weights. 0 = off (the paper's G).
     ema: float = 0.0
+    # [ours, issue 28] "wgan-gp": the paper's critic with a gradient penalty (a double
+    # backward each D step); "minimax": the non-saturating conditional GAN loss (a logit
+    # per image, binary cross-entropy, no penalty), which a CPU step pays less for.
+    # gp_weight applies to "wgan-gp" only.
+    loss: str = "wgan-gp"
 
 
 @dataclass

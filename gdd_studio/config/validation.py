@@ -18,6 +18,7 @@ from .sections import (
     EVAL_ARCHS,
     EVAL_PROTOCOLS,
     EVAL_REPORT,
+    GAN_LOSSES,
     GAN_SELECT,
     LAMBDA_DEFAULTS,
     LOSSES,
@@ -87,6 +88,7 @@ def validate(cfg: RunConfig) -> None:
     _choice("distill.pool_mode", d.pool_mode, POOL_MODES)
     _choice("distill.discriminator", d.discriminator, DISCRIMINATOR_MODES)
     _choice("gan.select", g.select, GAN_SELECT)
+    _choice("gan.loss", g.loss, GAN_LOSSES)
     if not d.pool:
         raise ConfigError(
             f"the model pool is empty: choose one or more of {', '.join(CLASSIFIERS)}"

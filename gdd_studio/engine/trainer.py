@@ -171,10 +171,14 @@ class Trainer:
         with self.runtime["gan"].autocast():
             critic, logits = self.d(fake)
         self.D.requires_grad_(True)
+        if self.cfg.gan.loss == "minimax":  # non-saturating: -log sigmoid(critic)
+            return F.softplus(-critic.float()).mean(), F.cross_entropy(logits, y)
         return -critic.mean(), F.cross_entropy(logits, y)
 
     def discriminator_step(self, real: Tensor, y: Tensor) -> dict[str, Tensor]:
-        """WGAN-GP critic with an auxiliary classifier; one step.
+        """WGAN-GP critic with an auxiliary classifier; one step. With ``gan.loss``
+        "minimax" the critic's score is a logit, trained by binary cross-entropy (real 1,
+        fake 0) with no gradient penalty (``gp`` is then 0).
 
         As DiM: the fakes are a fresh draw with uniformly random labels from the generator
         just updated, not the G step's batch.
@@ -189,11 +193,15 @@ class Trainer:
             critic, logits = critic.float(), logits.float()
         c_real, c_fake = critic[:n], critic[n:]
         d_cls = F.cross_entropy(logits[:n], y) + F.cross_entropy(logits[n:], y_fake)
-        alpha = torch.rand(n, 1, 1, 1, generator=self.rng["noise"]).to(self.device)
-        with self.runtime["gan"].autocast():  # eager D: a double backward does not compile
-            gp = gradient_penalty(self.D, real, fake, alpha)
         wasserstein = c_real.mean() - c_fake.mean()
-        d_loss = -wasserstein + d_cls + self.cfg.gan.gp_weight * gp
+        if self.cfg.gan.loss == "minimax":
+            gp = torch.zeros((), device=self.device)
+            d_loss = F.softplus(-c_real).mean() + F.softplus(c_fake).mean() + d_cls
+        else:
+            alpha = torch.rand(n, 1, 1, 1, generator=self.rng["noise"]).to(self.device)
+            with self.runtime["gan"].autocast():  # eager D: a double backward does not compile
+                gp = gradient_penalty(self.D, real, fake, alpha)
+            d_loss = -wasserstein + d_cls + self.cfg.gan.gp_weight * gp
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()

@@ -38,6 +38,15 @@ TRUNCATION_TIP = (
 )
 
 
+GAN_LOSS_TITLES = {"wgan-gp": "WGAN-GP (the paper's)", "minimax": "minimax, no penalty"}
+GAN_LOSS_TIP = (
+    "the adversarial loss of both phases: WGAN-GP, the paper's critic with a gradient "
+    "penalty (a second backward pass every discriminator step), or the non-saturating "
+    "conditional minimax loss (binary cross-entropy on the critic's score, no penalty), "
+    "whose steps cost a CPU less. Not yet measured against WGAN-GP (bench/RESULTS.md)"
+)
+
+
 class AdvancedSettings:
     """The boxes under the panel's Advanced toggle: a part of
     :class:`~gdd_studio.ui.setup_panel.SetupPanel`, whose attributes its widgets are and
@@ -106,6 +115,7 @@ class AdvancedSettings:
             ("gan.lr", "Learning rate", SciSpinBox(1e-9, 1.0)),
             ("gan.beta1", "Adam beta1", dspin(0.0, 0.999, 3, 0.1, "beta1Spin")),
             ("gan.beta2", "Adam beta2", dspin(0.0, 0.999, 3, 0.01, "beta2Spin")),
+            ("gan.loss", "Adversarial loss", combo("ganLossCombo", GAN_LOSS_TITLES, GAN_LOSS_TIP)),
             ("gan.gp_weight", "Gradient penalty", dspin(0.0, 1000.0, 2, 1.0, "gpSpin")),
             (
                 "gan.steps_per_epoch",
