@@ -2,6 +2,7 @@
 
     python bench/bench_steps.py                 # cpu preset (and paper where CUDA is present)
     python bench/bench_steps.py --preset paper --device cuda --steps 50
+    python bench/bench_steps.py --dataset fashion-mnist --set gan.loss=minimax
 
 Prints one line per phase; record the figures with the machine in bench/RESULTS.md.
 """
@@ -14,7 +15,7 @@ import time
 
 import torch
 
-from gdd_studio.config import preset_config, resolve_defaults, resolve_device
+from gdd_studio.config import preset_config, resolve_defaults, resolve_device, set_value
 from gdd_studio.data import load_dataset
 from gdd_studio.engine.trainer import Trainer
 
@@ -24,9 +25,12 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def bench(preset: str, device: str, steps: int, dataset: str) -> list[str]:
-    cfg = preset_config(preset)
+def bench(preset: str, device: str, steps: int, dataset: str, sets: list[str]) -> list[str]:
+    cfg = preset_config(preset, dataset)
     cfg.dataset = dataset
+    for item in sets:  # KEY=VALUE, as the CLI's --set
+        key, _, value = item.partition("=")
+        set_value(cfg, key, value)
     cfg.device = device
     resolve_defaults(cfg)
     device = resolve_device(device)
@@ -63,14 +67,15 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--dataset", default="mnist-sample")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     presets = args.preset or (["cpu", "paper"] if torch.cuda.is_available() else ["cpu"])
     print(
         f"# {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-        f"torch {torch.__version__}"
+        f"torch {torch.__version__}; {' '.join(args.set) or 'the preset as it is'}"
     )
     for preset in presets:
-        for line in bench(preset, args.device, args.steps, args.dataset):
+        for line in bench(preset, args.device, args.steps, args.dataset, args.set):
             print(line, flush=True)
 
 
