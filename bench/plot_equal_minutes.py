@@ -66,10 +66,10 @@ def main() -> None:
             ax.errorbar([p[2] for p in pts], [p[3] for p in pts], yerr=[p[4] for p in pts],
                         color=color, marker=marker, linestyle="none", capsize=3,
                         label=name)  # fmt: skip
-            if source != "random-real":
-                for _, _, x, y, _, label in pts:
-                    ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, -4),
-                                fontsize=7.5, color=color)  # fmt: skip
+            if source != "random-real":  # labels stacked by height, so close points' part
+                for j, (_, _, x, y, _, label) in enumerate(sorted(pts, key=lambda p: p[3])):
+                    ax.annotate(label, (x, y), textcoords="offset points",
+                                xytext=(8, -9 + 10 * j), fontsize=7.5, color=color)  # fmt: skip
         ax.set_title(f"{a.title}, IPC {ipc}")
         ax.set_xlabel("CPU-minutes making the set")
         ax.grid(alpha=0.3)

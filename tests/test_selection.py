@@ -183,7 +183,8 @@ def test_cli_export_with_another_selection(tiny_run, tmp_path, capsys):
                "--selection", "random"])  # fmt: skip
     assert rc == 0
     with np.load(out) as f:
-        assert json.loads(str(f["selection"])) == {"selection": "random"}
+        # the rule, and how many of the 6 images the generator made (all: first draws)
+        assert json.loads(str(f["selection"])) == {"selection": "random", "generator_images": 6}
 
 
 def test_legends_name_a_rule_other_than_the_default():
