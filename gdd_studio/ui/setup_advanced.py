@@ -43,7 +43,9 @@ GAN_LOSS_TIP = (
     "the adversarial loss of both phases: WGAN-GP, the paper's critic with a gradient "
     "penalty (a second backward pass every discriminator step), or the non-saturating "
     "conditional minimax loss (binary cross-entropy on the critic's score, no penalty), "
-    "whose steps cost a CPU less. Not yet measured against WGAN-GP (bench/RESULTS.md)"
+    "whose steps cost a CPU less (1.6 times the steps a minute). Measured on Fashion-MNIST "
+    "at WGAN-GP's one-epoch GAN-minutes (herded draws, IPC 10): 62.75 +- 0.35 % against "
+    "WGAN-GP's 71.78 +- 0.28: not kept"
 )
 
 
