@@ -10,6 +10,8 @@ import pytest
 import torch
 
 from gdd_studio import storage
+from gdd_studio.config import resolve_defaults
+from gdd_studio.data import load_dataset
 from gdd_studio.engine.events import (
     CheckpointSaved,
     GridImage,
@@ -418,6 +420,58 @@ def test_the_minimax_loss_trains_without_a_penalty_and_resumes_bit_exact(tiny_da
     wgan = Run.create(tiny_config(tiny_dataset), tmp_path / "c")
     assert wgan.execute() == "finished"
     assert any(not torch.equal(v, _generator(wgan)[k]) for k, v in _generator(run).items())
+
+
+def test_diffaugment_trains_through_its_augmentation_and_resumes_bit_exact(tiny_dataset, tmp_path):
+    """gan.diffaug: D sees every image through all of the strategy's transforms, drawn from
+    a stream of its own, in both phases; a stop in each phase resumes to the same generator,
+    and the generator is not the plain one."""
+    from gdd_studio.config import DIFFAUG_FAMILIES
+    from gdd_studio.models.augment import FAMILIES
+
+    assert DIFFAUG_FAMILIES == FAMILIES  # the config's check and the transforms agree
+    policy = {"gan__diffaug": "color_crop_cutout"}
+    whole = Run.create(tiny_config(tiny_dataset, **policy), tmp_path / "a")
+    assert whole.execute() == "finished"
+    control = RunControl()
+
+    def stop(e):
+        if isinstance(e, Progress) and e.step in (4, 9):
+            control.stop()
+
+    run = Run.create(tiny_config(tiny_dataset, **policy), tmp_path / "b")
+    assert run.execute(stop, control) == "stopped"
+    control = RunControl()
+    assert Run.open(run.dir).execute(stop, control) == "stopped"
+    assert Run.open(run.dir).execute() == "finished"
+    _assert_same_generator(whole, run)
+    plain = Run.create(tiny_config(tiny_dataset), tmp_path / "c")
+    assert plain.execute() == "finished"
+    assert any(not torch.equal(v, _generator(plain)[k]) for k, v in _generator(run).items())
+
+
+def test_d_sees_augmented_images_and_g_gets_gradients_through_them(tiny_dataset):
+    from gdd_studio.engine.trainer import Trainer
+
+    cfg, plain = tiny_config(tiny_dataset, gan__diffaug="crop_cutout"), tiny_config(tiny_dataset)
+    resolve_defaults(cfg)
+    resolve_defaults(plain)
+    t = Trainer(cfg, load_dataset(cfg.dataset), "cpu")
+    x = torch.rand(8, 1, 16, 16, requires_grad=True)
+    seen = t.d_view(x)
+    assert seen.shape == x.shape and not torch.equal(seen, x)
+    assert (seen == 0).any()  # cutout zeroes a square of every image
+    seen.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    off = Trainer(plain, load_dataset(cfg.dataset), "cpu")
+    assert off.d_view(x) is x and "diffaug" not in off.rng
+
+
+def test_an_unknown_diffaug_transform_is_one_line(tiny_dataset):
+    from gdd_studio.config import validate
+
+    with pytest.raises(ConfigError, match=r"gan.diffaug must be off .* got 'color_zoom'"):
+        validate(tiny_config(tiny_dataset, gan__diffaug="color_zoom"))
 
 
 def test_an_unknown_gan_loss_is_one_line(tiny_dataset):

@@ -206,3 +206,20 @@ def test_window_gan_loss_round_trip(qtbot):
     cfg = preset_config("cpu")
     panel.set_config(cfg)
     assert combo.currentData() == "wgan-gp"
+
+
+def test_window_diffaug_round_trip_keeps_a_config_files_own_choice(qtbot):
+    from gdd_studio.ui.setup_panel import SetupPanel
+
+    panel = SetupPanel()
+    qtbot.addWidget(panel)
+    assert panel.config().gan.diffaug == ""  # off: the paper's GAN
+    combo = panel.findChild(type(panel.preset), "diffaugCombo")
+    assert combo.itemData(1) == "color_crop_cutout"
+    combo.setCurrentIndex(1)
+    assert panel.config().gan.diffaug == "color_crop_cutout"
+    cfg = preset_config("cpu")
+    cfg.gan.diffaug = "color_rotate"  # not among the combo's entries: kept, not reset to off
+    panel.set_config(cfg)
+    assert combo.currentData() == "color_rotate"
+    assert panel.config().gan.diffaug == "color_rotate"

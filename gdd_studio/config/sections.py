@@ -24,6 +24,8 @@ DISCRIMINATOR_MODES = ("trained", "frozen")
 GAN_SELECT = ("last", "best")
 # [ours, issue 28] the adversarial loss of phases 1 and 2 (engine/trainer.py)
 GAN_LOSSES = ("wgan-gp", "minimax")
+# gan.diffaug's transforms: the DSA families (models/augment.FAMILIES, checked by a test).
+DIFFAUG_FAMILIES = ("color", "crop", "cutout", "flip", "scale", "rotate")
 EVAL_REPORT = ("final", "best-of-checks")
 EVAL_PROTOCOLS = ("fixed", "on-the-fly")
 CLASSIFIERS = ("convnet3", "resnet10", "resnet18", "resnet18bn", "alexnet", "vgg11")
@@ -96,6 +98,11 @@ class GanConfig:
     # per image, binary cross-entropy, no penalty), which a CPU step pays less for.
     # gp_weight applies to "wgan-gp" only.
     loss: str = "wgan-gp"
+    # [ours, issue 28] DiffAugment (Zhao et al., NeurIPS 2020): a differentiable augmentation
+    # of every image the discriminator sees, real and generated, in the G and D steps of both
+    # phases; a DSA strategy whose transforms all apply, e.g. "color_crop_cutout" (DiffAugment's
+    # color, translation and cutout). "" = off (the paper's GAN).
+    diffaug: str = ""
 
 
 @dataclass

@@ -14,6 +14,7 @@ from .sections import (
     CHOOSE_FROM,
     CLASSIFIERS,
     COMPILE_MODES,
+    DIFFAUG_FAMILIES,
     DISCRIMINATOR_MODES,
     EVAL_ARCHS,
     EVAL_PROTOCOLS,
@@ -137,6 +138,12 @@ def validate(cfg: RunConfig) -> None:
     if not 0 <= g.ema < 1:
         raise ConfigError(
             f"gan.ema must be 0 (off) or a decay in (0, 1) such as 0.999, got {g.ema}"
+        )
+    unknown = [f for f in g.diffaug.split("_") if f not in DIFFAUG_FAMILIES] if g.diffaug else []
+    if unknown:
+        raise ConfigError(
+            f"gan.diffaug must be off (empty) or transforms joined by '_' among "
+            f"{', '.join(DIFFAUG_FAMILIES)}, such as color_crop_cutout; got {g.diffaug!r}"
         )
     validate_sampling(cfg.sampling)
     validate_evaluation(cfg.evaluation)

@@ -13,6 +13,7 @@ from ..models.gan import Generator, conditional_noise
     range(1, 9)
 )
 SEED_REFINE = 9
+SEED_DIFFAUG = 10  # gan.diffaug's stream (only when it is on)
 
 
 def to_uint8(images: Tensor) -> np.ndarray:

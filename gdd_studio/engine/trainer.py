@@ -27,7 +27,15 @@ from ..models.runtime import Runtime, forward_flops, resolve, work_tflop
 from ..rundir.artifacts import CHECKPOINT_FORMAT
 from .losses import gradient_penalty, mse_loss, skd_loss
 from .refine import refine_tflop
-from .sampling import SEED_AUG, SEED_DATA, SEED_NOISE, SEED_POOL, SEED_SELECT, sample_images
+from .sampling import (
+    SEED_AUG,
+    SEED_DATA,
+    SEED_DIFFAUG,
+    SEED_NOISE,
+    SEED_POOL,
+    SEED_SELECT,
+    sample_images,
+)  # fmt: skip
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -68,6 +76,12 @@ class Trainer:
             "aug": _gen(cfg.seed * 1000 + SEED_AUG),
             "pool": _gen(cfg.seed * 1000 + SEED_POOL),
         }
+        # [issue 28] DiffAugment: every image D sees goes through all of gan.diffaug's
+        # transforms, each image its own draw from its own stream (absent when off, so a
+        # checkpoint without it still loads).
+        self.diffaug = DSA(cfg.gan.diffaug, mode="M") if cfg.gan.diffaug else None
+        if self.diffaug is not None:
+            self.rng["diffaug"] = _gen(cfg.seed * 1000 + SEED_DIFFAUG)
         n = len(data.x_train)
         self.spe = {
             1: steps_per_epoch(n, cfg.gan.batch_size, cfg.gan.steps_per_epoch),
@@ -166,10 +180,15 @@ class Trainer:
         return self.phase_step // self.spe[self.phase] if self.phase in self.spe else 0
 
     # ---- the adversarial steps ---------------------------------------------------
+    def d_view(self, x: Tensor) -> Tensor:
+        """What D sees of images in [-1, 1]: themselves, or their DiffAugment (gan.diffaug),
+        differentiable, so that G learns through it."""
+        return x if self.diffaug is None else self.diffaug(x, self.rng["diffaug"])
+
     def generator_adv_loss(self, fake: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         self.D.requires_grad_(False)
         with self.runtime["gan"].autocast():
-            critic, logits = self.d(fake)
+            critic, logits = self.d(self.d_view(fake))
         self.D.requires_grad_(True)
         if self.cfg.gan.loss == "minimax":  # non-saturating: -log sigmoid(critic)
             return F.softplus(-critic.float()).mean(), F.cross_entropy(logits, y)
@@ -188,6 +207,8 @@ class Trainer:
         z = conditional_noise(y_fake, self.cfg.model.nz, k, self.rng["noise"])
         with torch.no_grad(), self.runtime["gan"].autocast():
             fake = self.g(z).float()
+        if self.diffaug is not None:  # the penalty then interpolates what D saw
+            real, fake = self.d_view(torch.cat([real, fake])).split(n)
         with self.runtime["gan"].autocast():
             critic, logits = self.d(torch.cat([real, fake]))
             critic, logits = critic.float(), logits.float()

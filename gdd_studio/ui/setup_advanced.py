@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
@@ -47,6 +48,25 @@ GAN_LOSS_TIP = (
     "at WGAN-GP's one-epoch GAN-minutes (herded draws, IPC 10): 62.75 +- 0.35 % against "
     "WGAN-GP's 71.78 +- 0.28: not kept"
 )
+
+
+DIFFAUG_TITLES = {
+    "": "off (the paper's)",
+    "color_crop_cutout": "color, translation, cutout (DiffAugment's)",
+    "crop_cutout": "translation, cutout",
+}
+DIFFAUG_TIP = (
+    "DiffAugment: every image the discriminator sees, real or generated, is augmented "
+    "differentiably in both phases, so that a discriminator trained on few steps "
+    "overfits less; DSA's transforms, all applied (a config file may name others, "
+    "joined by '_')"
+)
+
+
+def diffaug_combo() -> QComboBox:
+    box = combo("diffaugCombo", DIFFAUG_TITLES, DIFFAUG_TIP)
+    box.setProperty("keepsOthers", True)
+    return box
 
 
 class AdvancedSettings:
@@ -119,6 +139,7 @@ class AdvancedSettings:
             ("gan.beta2", "Adam beta2", dspin(0.0, 0.999, 3, 0.01, "beta2Spin")),
             ("gan.loss", "Adversarial loss", combo("ganLossCombo", GAN_LOSS_TITLES, GAN_LOSS_TIP)),
             ("gan.gp_weight", "Gradient penalty", dspin(0.0, 1000.0, 2, 1.0, "gpSpin")),
+            ("gan.diffaug", "DiffAugment", diffaug_combo()),
             (
                 "gan.steps_per_epoch",
                 "Steps / epoch",

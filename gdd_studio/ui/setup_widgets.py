@@ -165,6 +165,8 @@ class NetworkList(QListWidget):
 
 def show_value(widget: QWidget, value: Any) -> None:
     if isinstance(widget, QComboBox):
+        if widget.findData(value) < 0 and widget.property("keepsOthers"):
+            widget.addItem(str(value), value)  # a config file's own choice is kept, not lost
         widget.setCurrentIndex(max(0, widget.findData(value)))
     elif isinstance(widget, QCheckBox):
         widget.setChecked(bool(value))

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Issue 28, lever 1: DiffAugment (gan.diffaug=color_crop_cutout) against the plain WGAN-GP
+# at equal GAN-minutes. First the phase-1 steps per second of each on this machine
+# (Fashion-MNIST, the cpu recipe's width and batch, fp32 as the baseline row), then one
+# run: phase 1 with DiffAugment for STEPS steps (the minutes of the plain one epoch, 937
+# steps, from the rates), no phase 2, herding among the draws only, no refinement;
+# ConvNet-3, 3 networks x 300 epochs at IPC 10, with the GAN-only row skipped (the plain
+# phase 1's row is the baseline; RESULTS.md). Usage: bench/lever_diffaug.sh STEPS [SEED] [RUNS_DIR]
+set -euo pipefail
+steps=$1
+seed=${2:-11}
+runs=${3:-bench/out/runs-diffaug}
+cd "$(dirname "$0")/.."
+for policy in "" color_crop_cutout; do
+  python3 bench/bench_steps.py --dataset fashion-mnist --steps 100 \
+    --set runtime.precision=fp32 --set gan.diffaug="$policy" | grep -v "phase 2"
+done
+epochs=$(( (steps + 936) / 937 ))
+gdd-studio-cli run --dataset fashion-mnist --preset cpu --ipc 10 --seed "$seed" \
+  --runs-dir "$runs" --precision fp32 --set gan.diffaug=color_crop_cutout \
+  --set gan.epochs="$epochs" --set gan.steps_per_epoch=$(( steps / epochs )) \
+  --set distill.epochs=0 --set refine.method=none --set sampling.choose_from=generator --quiet
+run=$(ls -td "$runs"/*/ | head -1)
+gdd-studio-cli evaluate "$run" --ipc 10 --archs convnet3 --repeats 3 --epochs 300 --no-gan-only
