@@ -21,4 +21,5 @@ gdd-studio-cli run --dataset fashion-mnist --preset cpu --ipc 10 --seed "$seed" 
   --set gan.epochs="$epochs" --set gan.steps_per_epoch=$(( steps / epochs )) \
   --set distill.epochs=0 --set refine.method=none --set sampling.choose_from=generator --quiet
 run=$(ls -td "$runs"/*/ | head -1)
-gdd-studio-cli evaluate "$run" --ipc 10 --archs convnet3 --repeats 3 --epochs 300 --no-gan-only
+python3 bench/evaluate_until.py "$run" distilled 10 -- --ipc 10 --archs convnet3 \
+  --repeats 3 --epochs 300 --no-gan-only --quiet
