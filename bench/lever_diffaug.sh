@@ -5,16 +5,18 @@
 # run: phase 1 with DiffAugment for STEPS steps (the minutes of the plain one epoch, 937
 # steps, from the rates), no phase 2, herding among the draws only, no refinement;
 # ConvNet-3, 3 networks x 300 epochs at IPC 10, with the GAN-only row skipped (the plain
-# phase 1's row is the baseline; RESULTS.md). Usage: bench/lever_diffaug.sh STEPS [SEED] [RUNS_DIR]
+# phase 1's row is the baseline; RESULTS.md). SKIP_RATES=1 skips the rates. Usage: bench/lever_diffaug.sh STEPS [SEED] [RUNS_DIR]
 set -euo pipefail
 steps=$1
 seed=${2:-11}
 runs=${3:-bench/out/runs-diffaug}
 cd "$(dirname "$0")/.."
-for policy in "" color_crop_cutout; do
-  python3 bench/bench_steps.py --dataset fashion-mnist --steps 100 \
-    --set runtime.precision=fp32 --set gan.diffaug="$policy" | grep -v "phase 2"
-done
+if [ -z "${SKIP_RATES:-}" ]; then  # SKIP_RATES=1: the rates are known
+  for policy in "" color_crop_cutout; do
+    python3 bench/bench_steps.py --dataset fashion-mnist --steps 100 \
+      --set runtime.precision=fp32 --set gan.diffaug="$policy" | grep -v "phase 2"
+  done
+fi
 epochs=$(( (steps + 936) / 937 ))
 gdd-studio-cli run --dataset fashion-mnist --preset cpu --ipc 10 --seed "$seed" \
   --runs-dir "$runs" --precision fp32 --set gan.diffaug=color_crop_cutout \
