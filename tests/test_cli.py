@@ -210,6 +210,12 @@ def test_datasets_and_presets_listings(capsys):
         in out
     )
     assert "(a set made later at another IPC: the time of 1000 at the run's IPC)" in out
+    # The paper's recipe has no refinement and counts phase 2 in epochs: said so, no "None".
+    assert (
+        f"{full}: phase 1: 150 epochs; phase 2: 100 epochs; herding among draws; "
+        "no refinement" in out
+    )
+    assert "None" not in out
 
 
 LONG_RUN = [

@@ -163,11 +163,23 @@ def cmd_presets(args: argparse.Namespace) -> int:
         full = preset_config(name, FULL_DATASETS[-1])
         if full != c:
             epochs = f"{full.gan.epochs} epoch{'s' if full.gan.epochs != 1 else ''}"
+            d = full.distill
+            phase2 = (
+                f"{d.epochs * d.steps_per_epoch} steps" if d.steps_per_epoch
+                else f"{d.epochs} epochs"
+            )  # fmt: skip
+            later = full.refine.later_iterations
+            later = (
+                f"the time of {later} at the run's IPC" if later is not None
+                else "as many iterations"
+            )  # fmt: skip
+            refine = (
+                f"then {full.refine.iterations} DM iterations (a set made later at another "
+                f"IPC: {later})" if full.refine.method == "dm" else "no refinement"
+            )  # fmt: skip
             print(
                 f"       on {', '.join(FULL_DATASETS)}: phase 1: {epochs}; "
-                f"phase 2: {full.distill.steps_per_epoch} steps; herding among "
-                f"{POOL_WORDS[full.sampling.choose_from]}; then "
-                f"{full.refine.iterations} DM iterations (a set made later at another IPC: the "
-                f"time of {full.refine.later_iterations} at the run's IPC)"
+                f"phase 2: {phase2}; herding among "
+                f"{POOL_WORDS[full.sampling.choose_from]}; {refine}"
             )
     return EXIT_OK
