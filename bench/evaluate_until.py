@@ -49,7 +49,8 @@ def main(argv: list[str]) -> int:
     if row is None:
         print(f"no {source} row was saved in {run}", file=sys.stderr)
         return 1
-    print(f"{run}: {source} IPC {row['ipc']} {row['arch']}: {100 * row['mean']:.2f} +- {100 * row['std']:.2f} %")
+    mean, std = 100 * row["mean"], 100 * row["std"]
+    print(f"{run}: {source} IPC {row['ipc']} {row['arch']}: {mean:.2f} +- {std:.2f} %")
     return 0
 
 
