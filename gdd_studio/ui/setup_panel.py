@@ -149,9 +149,10 @@ class SetupPanel(AdvancedSettings, QWidget):
         self.tau = dspin(
             0.01, 100.0, 2, 0.5, "tauSpin",
             "temperature of the soft labels (standardized logits are divided by tau). "
-            "Measured effect so far: none above the spread. Fashion-MNIST, one seed, a phase 2 "
-            "that moves the generator, herded draws at IPC 10: tau 1 71.41 +- 0.39 %, "
-            "2 71.84 +- 0.30, 4 71.50 +- 0.12 (bench/RESULTS.md)",
+            "Measured effect: none consistent. Fashion-MNIST, a phase 2 that moves the "
+            "generator, herded draws at IPC 10, tau 1 / 2 / 4: seed 11 71.41 / 71.84 / "
+            "71.50 % (no order), seed 12 73.04 / 73.73 / 74.48 (rising); random real "
+            "images 76.5 (bench/RESULTS.md)",
         )  # fmt: skip
         form.addRow("tau", self.tau)
         self._bind("distill.tau", self.tau)
