@@ -219,7 +219,13 @@ class SetupPanel(AdvancedSettings, QWidget):
             (
                 "model.width",
                 "Model width",
-                spin(1, 4096, "widthSpin", "channels of the generator and discriminator"),
+                spin(
+                    1, 4096, "widthSpin",
+                    "channels of the generator and discriminator (the paper's 196; the cpu "
+                    "preset's 32). Measured on Fashion-MNIST at the cpu recipe's one-epoch "
+                    "GAN-minutes (herded draws, IPC 10, one seed): 16 (2.5 times the steps) "
+                    "72.34 +- 0.25 %, 32 70.44 +- 0.33, 64 (0.37 times) 69.50 +- 0.41",
+                ),  # fmt: skip
             ),
         ):
             form.addRow(label, widget)
