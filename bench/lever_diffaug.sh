@@ -17,11 +17,4 @@ if [ -z "${SKIP_RATES:-}" ]; then  # SKIP_RATES=1: the rates are known
       --set runtime.precision=fp32 --set gan.diffaug="$policy" | grep -v "phase 2"
   done
 fi
-epochs=$(( (steps + 936) / 937 ))
-gdd-studio-cli run --dataset fashion-mnist --preset cpu --ipc 10 --seed "$seed" \
-  --runs-dir "$runs" --precision fp32 --set gan.diffaug=color_crop_cutout \
-  --set gan.epochs="$epochs" --set gan.steps_per_epoch=$(( steps / epochs )) \
-  --set distill.epochs=0 --set refine.method=none --set sampling.choose_from=generator --quiet
-run=$(ls -td "$runs"/*/ | head -1)
-python3 bench/evaluate_until.py "$run" distilled 10 -- --ipc 10 --archs convnet3 \
-  --repeats 3 --epochs 300 --no-gan-only --quiet
+bench/lever_phase1.sh "$steps" "$seed" "$runs" --set gan.diffaug=color_crop_cutout

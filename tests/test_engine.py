@@ -48,6 +48,26 @@ def _assert_same_generator(a, b):
     assert np.array_equal(da["images"], db["images"])
 
 
+def _resumed_after_a_stop_in_each_phase(tiny_dataset, tmp_path, changes):
+    """A tiny run with ``changes``, stopped in phase 1 and in phase 2 and resumed each time:
+    it ends with the generator and set of the same run made in one go."""
+    whole = Run.create(tiny_config(tiny_dataset, **changes), tmp_path / "a")
+    assert whole.execute() == "finished"
+    control = RunControl()
+
+    def stop(e):
+        if isinstance(e, Progress) and e.step in (4, 9):
+            control.stop()
+
+    run = Run.create(tiny_config(tiny_dataset, **changes), tmp_path / "b")
+    assert run.execute(stop, control) == "stopped"
+    control = RunControl()
+    assert Run.open(run.dir).execute(stop, control) == "stopped"
+    assert Run.open(run.dir).execute() == "finished"
+    _assert_same_generator(whole, run)
+    return run
+
+
 @pytest.fixture
 def reference(tiny_dataset, tmp_path):
     run = Run.create(tiny_config(tiny_dataset), tmp_path / "runs")
@@ -369,20 +389,7 @@ def test_a_moving_average_run_resumes_bit_exact_and_its_sets_come_from_the_avera
     from gdd_studio.rundir.artifacts import load_run_generator
 
     cfg = dict(gan__ema=0.99, sampling__truncation=1.5)
-    whole = Run.create(tiny_config(tiny_dataset, **cfg), tmp_path / "a")
-    assert whole.execute() == "finished"
-    control = RunControl()
-
-    def stop(e):
-        if isinstance(e, Progress) and e.step in (4, 9):
-            control.stop()
-
-    run = Run.create(tiny_config(tiny_dataset, **cfg), tmp_path / "b")
-    assert run.execute(stop, control) == "stopped"
-    control = RunControl()
-    assert Run.open(run.dir).execute(stop, control) == "stopped"
-    assert Run.open(run.dir).execute() == "finished"
-    _assert_same_generator(whole, run)
+    run = _resumed_after_a_stop_in_each_phase(tiny_dataset, tmp_path, cfg)
     ckpt = load_checkpoint(run.folder.phase_checkpoint(1))
     assert ckpt["ema_updates"] == 6
     assert not torch.equal(ckpt["G_ema"]["fc.0.weight"], ckpt["G"]["fc.0.weight"])
@@ -398,20 +405,7 @@ def test_the_minimax_loss_trains_without_a_penalty_and_resumes_bit_exact(tiny_da
     """gan.loss="minimax": binary cross-entropy on the critic's score, no gradient penalty
     (its column is 0), in both phases; a stop in each phase resumes to the same generator,
     and the generator is not the WGAN-GP one."""
-    whole = Run.create(tiny_config(tiny_dataset, gan__loss="minimax"), tmp_path / "a")
-    assert whole.execute() == "finished"
-    control = RunControl()
-
-    def stop(e):
-        if isinstance(e, Progress) and e.step in (4, 9):
-            control.stop()
-
-    run = Run.create(tiny_config(tiny_dataset, gan__loss="minimax"), tmp_path / "b")
-    assert run.execute(stop, control) == "stopped"
-    control = RunControl()
-    assert Run.open(run.dir).execute(stop, control) == "stopped"
-    assert Run.open(run.dir).execute() == "finished"
-    _assert_same_generator(whole, run)
+    run = _resumed_after_a_stop_in_each_phase(tiny_dataset, tmp_path, {"gan__loss": "minimax"})
     rows = [r for r in csv.DictReader(open(run.metrics_path)) if r["phase"] in ("1", "2")]
     assert {r["phase"] for r in rows} == {"1", "2"}
     assert all(float(r["gp"]) == 0 for r in rows if r["gp"])
@@ -431,20 +425,7 @@ def test_diffaugment_trains_through_its_augmentation_and_resumes_bit_exact(tiny_
 
     assert DIFFAUG_FAMILIES == FAMILIES  # the config's check and the transforms agree
     policy = {"gan__diffaug": "color_crop_cutout"}
-    whole = Run.create(tiny_config(tiny_dataset, **policy), tmp_path / "a")
-    assert whole.execute() == "finished"
-    control = RunControl()
-
-    def stop(e):
-        if isinstance(e, Progress) and e.step in (4, 9):
-            control.stop()
-
-    run = Run.create(tiny_config(tiny_dataset, **policy), tmp_path / "b")
-    assert run.execute(stop, control) == "stopped"
-    control = RunControl()
-    assert Run.open(run.dir).execute(stop, control) == "stopped"
-    assert Run.open(run.dir).execute() == "finished"
-    _assert_same_generator(whole, run)
+    run = _resumed_after_a_stop_in_each_phase(tiny_dataset, tmp_path, policy)
     plain = Run.create(tiny_config(tiny_dataset), tmp_path / "c")
     assert plain.execute() == "finished"
     assert any(not torch.equal(v, _generator(plain)[k]) for k, v in _generator(run).items())
